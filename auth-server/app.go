@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
+	"github.com/jwtauth/jwtauth/auth-server/internal/server"
+	"github.com/jwtauth/jwtauth/auth-server/internal/store"
+	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
+	"github.com/jwtauth/jwtauth/db"
+	"github.com/jwtauth/jwtauth/keys"
+)
+
+// app holds what every command shares: the migrated store and the signing keys.
+type app struct {
+	cfg    config
+	log    *slog.Logger
+	db     *db.DB
+	store  *store.Store
+	ring   *keyring.Ring   // nil in HS256 mode
+	hs     tokens.HS256Key // HS256 mode only
+	issuer *tokens.Issuer
+	keySet server.KeySet
+}
+
+func (a *app) close() { _ = a.db.Close() }
+
+// openApp connects (retrying for a while, so a server started with its database comes up
+// when the database does), migrates, and prepares the keys.
+func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	d, err := openWithRetry(ctx, cfg.DatabaseURL, cfg.DBMaxConns, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, d, db.AuthSchema); err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: d, store: store.New(d)}
+	var ks tokens.KeySource
+	if cfg.Algorithm == "HS256" {
+		a.hs = tokens.NewHS256Key(cfg.SecretKey)
+		ks, a.keySet = a.hs, a.hs
+	} else {
+		sealer, err := a.sealer()
+		if err != nil {
+			_ = d.Close()
+			return nil, err
+		}
+		a.ring = keyring.New(a.store, sealer, cfg.keyPolicy(), cfg.Algorithm, time.Now, log)
+		ks, a.keySet = a.ring, a.ring
+	}
+	a.issuer = tokens.NewIssuer(cfg.Issuer, cfg.Audience, cfg.AccessTTL, ks, time.Now)
+	return a, nil
+}
+
+func (c config) keyPolicy() keys.Policy {
+	return keys.Policy{PublishAhead: c.PublishAhead, AccessTTL: c.AccessTTL, JWKSMaxAge: c.JWKSMaxAge, RotateEvery: c.RotateEvery}
+}
+
+func openWithRetry(ctx context.Context, url string, maxConns int, log *slog.Logger) (*db.DB, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := db.Open(ctx, url, maxConns)
+		if err == nil || errors.Is(err, db.ErrBadURL) || time.Now().After(deadline) {
+			return d, err
+		}
+		log.Warn("database not reachable yet, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// sealer returns the key-encryption key's sealer. On the embedded default without
+// KEY_ENCRYPTION_KEY, a key is generated next to the database file (mode 0600), with a warning.
+func (a *app) sealer() (*keys.Sealer, error) {
+	if a.cfg.KEK != nil {
+		return keys.NewSealer(a.cfg.KEK)
+	}
+	dir := filepath.Dir(strings.TrimPrefix(a.cfg.DatabaseURL, "sqlite:"))
+	path := filepath.Join(dir, "key-encryption-key")
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		raw = []byte(hex.EncodeToString(b) + "\n")
+		if err := os.WriteFile(path, raw, 0o600); err != nil {
+			return nil, fmt.Errorf("write %s: %w", path, err)
+		}
+		a.log.Warn("KEY_ENCRYPTION_KEY is not set: generated one for the embedded store; set it explicitly for production", "path", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	kek, err := keys.ParseKEK(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return keys.NewSealer(kek)
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
+	"github.com/jwtauth/jwtauth/auth-server/internal/store"
+	"github.com/jwtauth/jwtauth/keys"
+)
+
+// keysCommand runs `auth-server keys list|rotate|revoke`.
+func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("keys: want list, rotate or revoke")
+	}
+	if cfg.Algorithm == "HS256" {
+		return errors.New("keys: ALGORITHM is HS256, which signs with SECRET_KEY: there are no signing keys to manage")
+	}
+	a, err := openApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.ring.Bootstrap(ctx); err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	force := fs.Bool("force", false, "rotate even if the next key has not been published for KEY_PUBLISH_AHEAD (emergencies)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	now := time.Now()
+	switch args[0] {
+	case "list":
+		return printKeys(stdout, a.ring.Keys(), cfg.keyPolicy(), now, *asJSON)
+	case "rotate":
+		res, err := a.ring.Rotate(ctx, *force)
+		var early *keys.TooEarlyError
+		switch {
+		case errors.As(err, &early):
+			return fmt.Errorf("refusing to rotate: the next key has not been published long enough; wait %s (or use --force in an emergency, which may log out users of verifiers that have not seen the next key)", early.Wait.Round(time.Second))
+		case errors.Is(err, keyring.ErrAlreadyRotated):
+			fmt.Fprintln(stdout, "already rotated by another process: nothing to do")
+			return nil
+		case err != nil:
+			return err
+		}
+		_ = a.store.Audit(ctx, store.AuditEvent{At: now, Event: store.AuditKeyRotated, Detail: fmt.Sprintf("current=%s retired=%s force=%t", res.Current, res.Retired, *force)})
+		fmt.Fprintf(stdout, "rotated: current %s, next %s, retired %s\n", res.Current, res.Next, res.Retired)
+		return nil
+	case "revoke":
+		if fs.NArg() != 1 {
+			return errors.New("keys revoke: want exactly one KID")
+		}
+		res, err := a.ring.Revoke(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		_ = a.store.Audit(ctx, store.AuditEvent{At: now, Event: store.AuditKeyRevoked, Detail: "kid=" + res.Revoked})
+		fmt.Fprintf(stdout, "revoked %s: removed from the JWKS; current %s, next %s\n", res.Revoked, res.Current, res.Next)
+		return nil
+	default:
+		return fmt.Errorf("keys: unknown subcommand %q (want list, rotate or revoke)", args[0])
+	}
+}
+
+type keyJSON struct {
+	KID       string  `json:"kid"`
+	Alg       string  `json:"alg"`
+	State     string  `json:"state"`
+	Created   *string `json:"created"`
+	Activated *string `json:"activated"`
+	Retired   *string `json:"retired"`
+	RemoveAt  *string `json:"remove_at"`
+}
+
+func printKeys(w io.Writer, ks []keys.Key, p keys.Policy, now time.Time, asJSON bool) error {
+	rows := make([]keyJSON, 0, len(ks))
+	for _, k := range ks {
+		removeAt := p.RemoveAt(k)
+		if k.State == keys.StateRevoked {
+			removeAt = k.RevokedAt
+		}
+		rows = append(rows, keyJSON{KID: k.KID, Alg: k.Alg, State: string(k.State), Created: ts(k.CreatedAt),
+			Activated: ts(k.ActivatedAt), Retired: ts(k.RetiredAt), RemoveAt: ts(removeAt)})
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED\tRETIRED\tREMOVE_AT")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.KID, r.Alg, r.State, dash(r.Created), dash(r.Activated), dash(r.Retired), dash(r.RemoveAt))
+	}
+	return tw.Flush()
+}
+
+func ts(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+func dash(s *string) string {
+	if s == nil {
+		return "-"
+	}
+	return *s
+}

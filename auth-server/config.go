@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/password"
+	"github.com/jwtauth/jwtauth/internal/envconf"
+	"github.com/jwtauth/jwtauth/keys"
+)
+
+// configVars are every variable the auth server reads, each also a flag (--auth-addr …).
+// The second group are the Python system's names, accepted so its .env works unchanged.
+var configVars = []string{
+	"AUTH_ADDR", "AUTH_DATABASE_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "ALGORITHM", "SECRET_KEY",
+	"KEY_ENCRYPTION_KEY", "ACCESS_TOKEN_TTL", "REFRESH_IDLE_TTL", "SESSION_MAX_TTL",
+	"REFRESH_REUSE_GRACE", "JWKS_MAX_AGE", "KEY_PUBLISH_AHEAD", "KEY_ROTATE_EVERY", "SYNC_URLS",
+	"ARGON2_PARAMS", "DB_MAX_CONNS", "CORS_ORIGINS", "LOG_LEVEL", "DATA_DIR",
+	"AUTH_HOST", "AUTH_PORT", "AUTH_USER", "AUTH_PWD", "AUTH_DB", "APP_SERVICE_HOST",
+}
+
+// config is the parsed configuration of the auth server.
+type config struct {
+	Addr           string
+	DatabaseURL    string
+	Issuer         string
+	Audience       []string
+	Algorithm      string
+	SecretKey      []byte
+	KEK            []byte // nil when unset
+	AccessTTL      time.Duration
+	RefreshIdleTTL time.Duration
+	SessionMaxTTL  time.Duration
+	ReuseGrace     time.Duration
+	JWKSMaxAge     time.Duration
+	PublishAhead   time.Duration
+	RotateEvery    time.Duration
+	SyncURLs       []string
+	Argon2         password.Params
+	DBMaxConns     int
+	CORSOrigins    []string
+	LogLevel       string
+	DataDir        string
+}
+
+// loadConfig reads flags, environment and .env; a bad value is an error naming its variable.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, []string, error) {
+	src, rest, err := envconf.New(configVars, args, getenv, ".env", stderr)
+	if err != nil {
+		return config{}, nil, err
+	}
+	c := config{
+		Addr:           src.String("AUTH_ADDR", ":8080"),
+		Issuer:         strings.TrimRight(src.String("AUTH_ISSUER", "http://localhost:8080"), "/"),
+		Audience:       src.List("AUTH_AUDIENCE", []string{"resource-server"}),
+		Algorithm:      strings.ToUpper(src.String("ALGORITHM", "ES256")),
+		AccessTTL:      src.Duration("ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshIdleTTL: src.Duration("REFRESH_IDLE_TTL", 168*time.Hour),
+		SessionMaxTTL:  src.Duration("SESSION_MAX_TTL", 720*time.Hour),
+		ReuseGrace:     src.Duration("REFRESH_REUSE_GRACE", 10*time.Second),
+		JWKSMaxAge:     src.Duration("JWKS_MAX_AGE", 5*time.Minute),
+		PublishAhead:   src.Duration("KEY_PUBLISH_AHEAD", 20*time.Minute),
+		RotateEvery:    src.Duration("KEY_ROTATE_EVERY", 0),
+		DBMaxConns:     src.Int("DB_MAX_CONNS", 16, 1),
+		CORSOrigins:    src.List("CORS_ORIGINS", nil),
+		LogLevel:       strings.ToLower(src.String("LOG_LEVEL", "info")),
+		DataDir:        src.String("DATA_DIR", "data"),
+	}
+	if c.Algorithm == "EDDSA" {
+		c.Algorithm = "EdDSA"
+	}
+	c.DatabaseURL = src.DatabaseURL("AUTH", "sqlite:"+c.DataDir+"/auth.db")
+	c.SyncURLs = src.List("SYNC_URLS", nil)
+	if _, set := src.Lookup("SYNC_URLS"); !set {
+		c.SyncURLs = src.List("APP_SERVICE_HOST", []string{"http://localhost:8081/sync/users"})
+	}
+	if v := src.String("SECRET_KEY", ""); v != "" {
+		c.SecretKey = []byte(v)
+	}
+	src.Check("ARGON2_PARAMS", func() (err error) {
+		c.Argon2, err = password.ParseParams(src.String("ARGON2_PARAMS", "m=19456,t=2,p=1"))
+		return err
+	}())
+	if v := src.String("KEY_ENCRYPTION_KEY", ""); v != "" {
+		kek, err := keys.ParseKEK(v)
+		src.Check("KEY_ENCRYPTION_KEY", err)
+		c.KEK = kek
+	}
+	validate(src, &c)
+	if err := src.Err(); err != nil {
+		return config{}, nil, err
+	}
+	return c, rest, nil
+}
+
+// validate records the cross-field rules of CONTRACT.md §2 against src.
+func validate(src *envconf.Source, c *config) {
+	switch c.Algorithm {
+	case "ES256", "RS256", "EdDSA":
+	case "HS256":
+		if len(c.SecretKey) < 32 {
+			src.Check("SECRET_KEY", fmt.Errorf("HS256 needs a SECRET_KEY of at least 32 bytes (have %d); make one with: openssl rand -hex 32", len(c.SecretKey)))
+		}
+	default:
+		src.Check("ALGORITHM", fmt.Errorf("unsupported %q (want ES256, RS256, EdDSA or HS256)", c.Algorithm))
+	}
+	if c.Algorithm != "HS256" && c.KEK == nil && strings.HasPrefix(c.DatabaseURL, "postgres") {
+		src.Check("KEY_ENCRYPTION_KEY", errors.New("required with PostgreSQL and an asymmetric ALGORITHM, so every replica can open the signing keys (32 bytes as hex or base64: openssl rand -hex 32)"))
+	}
+	if c.AccessTTL <= 0 {
+		src.Check("ACCESS_TOKEN_TTL", errors.New("must be positive"))
+	}
+	if c.RefreshIdleTTL <= 0 {
+		src.Check("REFRESH_IDLE_TTL", errors.New("must be positive"))
+	}
+	if c.SessionMaxTTL <= 0 {
+		src.Check("SESSION_MAX_TTL", errors.New("must be positive"))
+	}
+	if c.PublishAhead < c.JWKSMaxAge {
+		src.Check("KEY_PUBLISH_AHEAD", fmt.Errorf("%s is shorter than JWKS_MAX_AGE %s: a verifier could still hold a JWKS without the next key when it starts signing", c.PublishAhead, c.JWKSMaxAge))
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		src.Check("AUTH_ISSUER", fmt.Errorf("invalid %q (want an http(s) URL)", c.Issuer))
+	}
+	if len(c.Audience) == 0 {
+		src.Check("AUTH_AUDIENCE", errors.New("must name at least one audience"))
+	}
+	for _, t := range c.SyncURLs {
+		if u, err := url.Parse(t); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			src.Check("SYNC_URLS", fmt.Errorf("invalid target %q (want an http(s) URL)", t))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		src.Check("LOG_LEVEL", fmt.Errorf("invalid %q (want debug, info, warn or error)", c.LogLevel))
+	}
+}

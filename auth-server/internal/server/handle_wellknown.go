@@ -1,0 +1,56 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// handleJWKS serves the published keys with caching headers; If-None-Match gives 304.
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
+	body, etag := s.keys.JWKS()
+	h := w.Header()
+	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.cfg.JWKSMaxAge.Seconds())))
+	h.Set("ETag", etag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+	return nil
+}
+
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// handleMetadata serves RFC 8414 authorization server metadata (also at the OpenID path).
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
+	iss := s.cfg.Issuer
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	encode(w, http.StatusOK, map[string]any{
+		"issuer":                                iss,
+		"jwks_uri":                              iss + "/.well-known/jwks.json",
+		"token_endpoint":                        iss + "/token",
+		"revocation_endpoint":                   iss + "/revoke",
+		"grant_types_supported":                 []string{"password", "refresh_token"},
+		"token_endpoint_auth_methods_supported": []string{"none"},
+		"revocation_endpoint_auth_methods_supported": []string{"none"},
+		"response_types_supported":                   []string{"token"},
+		"id_token_signing_alg_values_supported":      []string{s.cfg.Algorithm},
+		"subject_types_supported":                    []string{"public"},
+		"scopes_supported":                           []string{},
+		"userinfo_endpoint":                          iss + "/me",
+	})
+	return nil
+}

@@ -1,0 +1,110 @@
+// Package store keeps the auth server's state (users, signing keys, refresh sessions, login
+// throttling, the audit trail and the user-sync outbox) in PostgreSQL or SQLite behind one API.
+// It holds no policy: callers decide, the store persists, and every change that must be atomic
+// happens in one transaction here. One conformance suite (store_test.go) runs on both databases.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/jwtauth/jwtauth/db"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound   = errors.New("not found")
+	ErrUserExists = errors.New("user exists")
+	// ErrUnavailable marks a failure to reach the database, as opposed to a bad query.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// Store is the auth database.
+type Store struct {
+	db *db.DB
+}
+
+// New returns a Store over an open, migrated database.
+func New(d *db.DB) *Store { return &Store{db: d} }
+
+// DB returns the underlying database, for health checks.
+func (s *Store) DB() *db.DB { return s.db }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return classify(fmt.Errorf("ping: %w", err))
+	}
+	return nil
+}
+
+func (s *Store) q(query string) string { return s.db.Rebind(query) }
+
+// inTx runs fn in a transaction and classifies connection failures as ErrUnavailable.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	return classify(s.db.InTx(ctx, fn))
+}
+
+// ms converts a time to the stored Unix milliseconds; the zero time is stored as 0.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMS converts stored Unix milliseconds back; 0 is the zero time.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// isUniqueViolation reports a unique-index conflict on either database.
+func isUniqueViolation(err error) bool {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// classify wraps errors that mean "the database is not there" with ErrUnavailable, so the
+// HTTP layer answers 503 for them and 500 for the rest.
+func classify(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	if isUnavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P0x: shutdown/crash; 53: insufficient resources.
+		c := string(pe.Code)
+		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "57P") || strings.HasPrefix(c, "53")
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "driver: bad connection", "broken pipe",
+		"connection reset", "unexpected EOF", "EOF", "database is locked", "no such host", "i/o timeout"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}

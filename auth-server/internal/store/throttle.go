@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
+)
+
+type throttleRow struct {
+	Failures     int64 `db:"failures"`
+	WindowStart  int64 `db:"window_start"`
+	BlockedUntil int64 `db:"blocked_until"`
+}
+
+func (r throttleRow) counter() throttle.Counter {
+	return throttle.Counter{Failures: int(r.Failures), WindowStart: fromMS(r.WindowStart), BlockedUntil: fromMS(r.BlockedUntil)}
+}
+
+// ThrottleCounter returns the failure counter stored under key (a zero counter when none).
+func (s *Store) ThrottleCounter(ctx context.Context, key string) (throttle.Counter, error) {
+	var r throttleRow
+	err := s.db.GetContext(ctx, &r, s.q(`SELECT failures, window_start, blocked_until FROM login_throttle WHERE throttle_key = ?`), key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return throttle.Counter{}, nil
+	}
+	if err != nil {
+		return throttle.Counter{}, classify(fmt.Errorf("read throttle: %w", err))
+	}
+	return r.counter(), nil
+}
+
+// RecordFailure replaces the counter under each key by fail(old), atomically, so replicas
+// counting failures for one account at once never lose one.
+func (s *Store) RecordFailure(ctx context.Context, fail func(key string, c throttle.Counter) throttle.Counter, keys ...string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		for _, key := range keys {
+			// Make sure the row exists so that it can be locked.
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO login_throttle (throttle_key, failures, window_start, blocked_until) VALUES (?, 0, 0, 0) ON CONFLICT (throttle_key) DO NOTHING`), key); err != nil {
+				return fmt.Errorf("throttle row: %w", err)
+			}
+			var r throttleRow
+			if err := tx.GetContext(ctx, &r, s.q(`SELECT failures, window_start, blocked_until FROM login_throttle WHERE throttle_key = ?`+s.db.ForUpdate()), key); err != nil {
+				return fmt.Errorf("lock throttle: %w", err)
+			}
+			c := fail(key, r.counter())
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE login_throttle SET failures = ?, window_start = ?, blocked_until = ? WHERE throttle_key = ?`),
+				c.Failures, ms(c.WindowStart), ms(c.BlockedUntil), key); err != nil {
+				return fmt.Errorf("write throttle: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// ClearThrottle forgets the counter under key (an account's, after a successful login).
+func (s *Store) ClearThrottle(ctx context.Context, key string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM login_throttle WHERE throttle_key = ?`), key); err != nil {
+		return classify(fmt.Errorf("clear throttle: %w", err))
+	}
+	return nil
+}
+
+// PruneThrottle deletes counters that neither block nor count any more at now.
+func (s *Store) PruneThrottle(ctx context.Context, now time.Time, window time.Duration) error {
+	cut := ms(now.Add(-window))
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM login_throttle WHERE blocked_until < ? AND window_start < ?`), ms(now), cut); err != nil {
+		return classify(fmt.Errorf("prune throttle: %w", err))
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+// Package tokens mints the auth server's JWTs: access tokens (RFC 9068, typ "at+jwt") for
+// users, and short-lived sync tokens (typ "sync+jwt") that authenticate user-sync calls. It
+// signs with whatever key its KeySource names as current and knows nothing of HTTP or SQL.
+package tokens
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
+
+	"github.com/jwtauth/jwtauth/internal/syncevent"
+)
+
+// AccessTokenType is the typ header of access tokens (RFC 9068).
+const AccessTokenType = "at+jwt"
+
+// SyncTokenTTL is the lifetime of a sync token.
+const SyncTokenTTL = 2 * time.Minute
+
+// KeySource gives the key to sign with now; the key carries its kid.
+type KeySource interface {
+	SigningKey() (jose.SigningKey, error)
+}
+
+// Issuer signs tokens for one issuer and audience.
+type Issuer struct {
+	issuer   string
+	audience []string
+	ttl      time.Duration
+	keys     KeySource
+	now      func() time.Time
+}
+
+// NewIssuer returns an Issuer; ttl is the access-token lifetime.
+func NewIssuer(issuer string, audience []string, ttl time.Duration, keys KeySource, now func() time.Time) *Issuer {
+	return &Issuer{issuer: issuer, audience: audience, ttl: ttl, keys: keys, now: now}
+}
+
+// TTL returns the access-token lifetime.
+func (i *Issuer) TTL() time.Duration { return i.ttl }
+
+// Subject is who an access token speaks for.
+type Subject struct {
+	UserID   string
+	Username string
+	Email    string
+}
+
+// accessClaims are the claims of an access token.
+type accessClaims struct {
+	jwt.Claims
+	SessionID         string `json:"sid"`
+	PreferredUsername string `json:"preferred_username"`
+	Email             string `json:"email"`
+}
+
+// Access signs an access token for sub in session sid and returns it with its expiry.
+func (i *Issuer) Access(sub Subject, sid string) (string, time.Time, error) {
+	now := i.now().UTC().Truncate(time.Second)
+	exp := now.Add(i.ttl)
+	c := accessClaims{
+		Claims: jwt.Claims{
+			Issuer: i.issuer, Subject: sub.UserID, Audience: jwt.Audience(i.audience),
+			Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
+			ID: uuid.NewString(),
+		},
+		SessionID: sid, PreferredUsername: sub.Username, Email: sub.Email,
+	}
+	tok, err := i.sign(AccessTokenType, c)
+	return tok, exp, err
+}
+
+// Sync signs a token that authenticates one user-sync call.
+func (i *Issuer) Sync() (string, error) {
+	now := i.now().UTC().Truncate(time.Second)
+	c := jwt.Claims{
+		Issuer: i.issuer, Subject: "auth-server", Audience: jwt.Audience{syncevent.Audience},
+		Expiry: jwt.NewNumericDate(now.Add(SyncTokenTTL)), IssuedAt: jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now), ID: uuid.NewString(),
+	}
+	return i.sign(syncevent.TokenType, c)
+}
+
+func (i *Issuer) sign(typ string, claims any) (string, error) {
+	key, err := i.keys.SigningKey()
+	if err != nil {
+		return "", fmt.Errorf("signing key: %w", err)
+	}
+	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
+	signer, err := jose.NewSigner(key, opts)
+	if err != nil {
+		return "", fmt.Errorf("signer: %w", err)
+	}
+	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	return tok, nil
+}
+
+// HS256Key is the KeySource of the HS256 compatibility mode: the shared secret, used as the
+// bytes of the string, with a kid derived from it (a hash, which reveals nothing of a secret
+// of at least 32 bytes) so that a change of secret is visible in the header.
+type HS256Key struct{ key jose.SigningKey }
+
+// NewHS256Key returns the KeySource for secret.
+func NewHS256Key(secret []byte) HS256Key {
+	sum := sha256.Sum256(append([]byte("jwtauth-hs256-kid:"), secret...))
+	kid := "hs256-" + base64.RawURLEncoding.EncodeToString(sum[:9])
+	return HS256Key{key: jose.SigningKey{Algorithm: jose.HS256, Key: jose.JSONWebKey{Key: secret, KeyID: kid, Algorithm: "HS256"}}}
+}
+
+// SigningKey returns the HS256 key.
+func (k HS256Key) SigningKey() (jose.SigningKey, error) { return k.key, nil }

@@ -1,0 +1,92 @@
+// Command auth-server registers users, logs them in, signs short-lived access tokens with
+// rotating keys published at /.well-known/jwks.json, keeps refresh sessions, and syncs users
+// to resource servers. See README.md and docs/ for its commands and configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ex exitError
+		if errors.As(err, &ex) {
+			os.Exit(int(ex))
+		}
+		fmt.Fprintln(os.Stderr, "auth-server:", err)
+		os.Exit(1)
+	}
+}
+
+// exitError ends the process with a code after the command printed its own message.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+const usage = `usage: auth-server [flags] [command]
+
+commands:
+  serve                    run the server (default); migrates and creates keys on start
+  migrate                  apply database migrations and exit
+  keys list [--json]       show signing keys and their states
+  keys rotate [--force]    next -> current -> retired, and publish a fresh next key
+  keys revoke KID          remove a compromised key from the JWKS at once
+  sync status              pending sync deliveries per target
+  sync replay              re-send every user to every sync target
+
+Every setting is an environment variable (see README.md) and also a flag: AUTH_ADDR is --auth-addr.
+`
+
+// run is the whole program: it parses configuration and runs one command.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "help" {
+			fmt.Fprint(stdout, usage)
+			return nil
+		}
+	}
+	cfg, rest, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	cmd := "serve"
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log)
+	case "migrate":
+		a, err := openApp(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer a.close()
+		fmt.Fprintln(stdout, "migrations applied")
+		return nil
+	case "keys":
+		return keysCommand(ctx, cfg, log, rest, stdout)
+	case "sync":
+		return syncCommand(ctx, cfg, log, rest, stdout)
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}

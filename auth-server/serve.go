@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/password"
+	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
+	"github.com/jwtauth/jwtauth/auth-server/internal/server"
+	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
+)
+
+// keyPollInterval is how often a replica checks the key set's version: a change made
+// elsewhere is in use here within this (well under the contract's 10 s).
+const keyPollInterval = 2 * time.Second
+
+// serve runs the HTTP server until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	a, err := openApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if a.ring != nil {
+		if err := a.ring.Bootstrap(ctx); err != nil {
+			return err
+		}
+		go a.ring.Run(ctx, keyPollInterval)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := server.New(server.Config{
+		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge,
+		SyncTargets: cfg.SyncURLs, CORSOrigins: cfg.CORSOrigins, Throttle: throttle.DefaultPolicy(),
+		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
+	}, server.Deps{
+		Store: a.store, Hasher: password.NewHasher(cfg.Argon2, 0), Issuer: a.issuer, Keys: a.keySet,
+		Metrics: server.NewMetrics(reg), Logger: log, Now: time.Now,
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	log.Info("auth server listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a))
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func kidOf(a *app) string {
+	if a.ring != nil {
+		return a.ring.CurrentKID()
+	}
+	return "shared secret"
+}

@@ -1,0 +1,143 @@
+// Package db opens the project's databases by URL and applies their embedded migrations.
+//
+// Two stores are supported behind one API: PostgreSQL ("postgres://…", through lib/pq), the
+// production store, and SQLite ("sqlite:PATH", through the pure-Go modernc.org/sqlite driver), the
+// zero-setup default. Queries are written once with "?" placeholders and rebound per dialect by
+// sqlx; the few statements that differ (row locks) ask the DB for its Dialect.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"  // registers the "postgres" driver
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
+)
+
+// Dialect names the SQL dialect of an open database.
+type Dialect string
+
+// The supported dialects.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// ErrBadURL reports a database URL that names no supported store.
+var ErrBadURL = errors.New("unsupported database url")
+
+// DB is an open database: a sqlx handle that knows its dialect.
+type DB struct {
+	*sqlx.DB
+	Dialect Dialect
+}
+
+// ForUpdate returns " FOR UPDATE" on PostgreSQL and "" on SQLite, whose transactions here are
+// opened IMMEDIATE and so already hold the database's write lock.
+func (d *DB) ForUpdate() string {
+	if d.Dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// Redact returns the URL with any password replaced, for logs.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Open connects to the database named by rawURL and checks that it answers. maxConns bounds the
+// pool (SQLite: the number of concurrent readers; writers are serialised by SQLite itself).
+func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
+	if maxConns <= 0 {
+		maxConns = 16
+	}
+	var d *DB
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		x, err := sqlx.Open("postgres", rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		d = &DB{DB: x, Dialect: Postgres}
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		dsn, err := sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:"))
+		if err != nil {
+			return nil, err
+		}
+		x, err := sqlx.Open("sqlite", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		d = &DB{DB: x, Dialect: SQLite}
+	default:
+		return nil, fmt.Errorf("%w: %q (want postgres://… or sqlite:PATH)", ErrBadURL, Redact(rawURL))
+	}
+	d.SetMaxOpenConns(maxConns)
+	d.SetMaxIdleConns(maxConns)
+	d.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.PingContext(pctx); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("connect %s: %w", Redact(rawURL), err)
+	}
+	return d, nil
+}
+
+// sqliteDSN turns a path (optionally "file:" prefixed, optionally with its own query) into a
+// modernc DSN with WAL, a busy timeout, foreign keys and IMMEDIATE transactions. The parent
+// folder is created.
+func sqliteDSN(path string) (string, error) {
+	path = strings.TrimPrefix(path, "//")
+	base, query, _ := strings.Cut(path, "?")
+	if base == "" {
+		return "", fmt.Errorf("%w: sqlite url needs a path", ErrBadURL)
+	}
+	if base != ":memory:" {
+		if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+			return "", fmt.Errorf("create sqlite folder: %w", err)
+		}
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadURL, err)
+	}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	if q.Get("_txlock") == "" {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + base + "?" + q.Encode(), nil
+}
+
+// InTx runs fn in a transaction, committing when fn returns nil and rolling back otherwise.
+func (d *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := d.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
