@@ -62,7 +62,7 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, p url.Val
 		return errInvalidCredentials
 	}
 	ctx := r.Context()
-	acctKey, ipKey := "account:"+strings.ToLower(login), "address:"+clientIP(r)
+	acctKey, ipKey := "account:"+strings.ToLower(login), "address:"+throttleAddress(r)
 	wait, blocked, err := s.throttled(r, acctKey, ipKey)
 	if err != nil {
 		return err

@@ -66,10 +66,11 @@ func (s *Store) ClearThrottle(ctx context.Context, key string) error {
 	return nil
 }
 
-// PruneThrottle deletes counters that neither block nor count any more at now.
+// PruneThrottle deletes counters that neither block nor count any more at now: their window
+// (which runs from the later of its start and the end of its last block) is over.
 func (s *Store) PruneThrottle(ctx context.Context, now time.Time, window time.Duration) error {
 	cut := ms(now.Add(-window))
-	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM login_throttle WHERE blocked_until < ? AND window_start < ?`), ms(now), cut); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM login_throttle WHERE blocked_until < ? AND window_start < ?`), cut, cut); err != nil {
 		return classify(fmt.Errorf("prune throttle: %w", err))
 	}
 	return nil

@@ -1,0 +1,162 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
+	"github.com/jwtauth/jwtauth/auth-server/internal/password"
+	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
+	"github.com/jwtauth/jwtauth/auth-server/internal/server"
+	"github.com/jwtauth/jwtauth/auth-server/internal/store"
+	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
+	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
+	"github.com/jwtauth/jwtauth/db"
+	"github.com/jwtauth/jwtauth/keys"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now().UTC()} }
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// env is one auth server under test, on a real database, served by httptest.
+type env struct {
+	t      testing.TB
+	srv    *httptest.Server
+	store  *store.Store
+	ring   *keyring.Ring
+	clock  *clock
+	reg    *prometheus.Registry
+	cfg    server.Config
+	issuer *tokens.Issuer
+}
+
+// option edits the configuration before the server starts.
+type option func(*server.Config)
+
+// testPolicy is a refresh policy for tests.
+var testPolicy = refresh.Policy{IdleTTL: time.Hour, MaxTTL: 24 * time.Hour, ReuseGrace: 10 * time.Second}
+
+// newEnv starts an auth server on d (migrated auth schema) with fast password hashing.
+func newEnv(t testing.TB, d *db.DB, opts ...option) *env {
+	t.Helper()
+	fast := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2)
+	return newEnvWithHasher(t, d, fast, opts...)
+}
+
+// newEnvWithHasher starts an auth server with the given password hasher.
+func newEnvWithHasher(t testing.TB, d *db.DB, hasher *password.Hasher, opts ...option) *env {
+	t.Helper()
+	e := &env{t: t, store: store.New(d), clock: newClock(), reg: prometheus.NewRegistry()}
+	e.cfg = server.Config{
+		Issuer: "http://auth.test", Algorithm: "ES256", JWKSMaxAge: 5 * time.Minute,
+		Throttle: throttle.DefaultPolicy(), Refresh: testPolicy,
+	}
+	for _, o := range opts {
+		o(&e.cfg)
+	}
+	kek := bytes.Repeat([]byte{7}, 32)
+	sealer, err := keys.NewSealer(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := keys.Policy{PublishAhead: 20 * time.Minute, AccessTTL: 15 * time.Minute, JWKSMaxAge: 5 * time.Minute}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e.ring = keyring.New(e.store, sealer, policy, "ES256", e.clock.Now, log)
+	if err := e.ring.Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.issuer = tokens.NewIssuer(e.cfg.Issuer, []string{"resource-server"}, 15*time.Minute, e.ring, e.clock.Now)
+	h := server.New(e.cfg, server.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer, Keys: e.ring,
+		Metrics: server.NewMetrics(e.reg), Logger: log, Now: e.clock.Now})
+	e.srv = httptest.NewServer(h)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// resp is a decoded response.
+type resp struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    []byte
+}
+
+func (r resp) str(key string) string { s, _ := r.Body[key].(string); return s }
+
+// do sends a request; body may be a string (sent as is with ctype) or any value (sent as JSON).
+func (e *env) do(method, path string, body any, header ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	ctype := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case url.Values:
+		rd, ctype = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := resp{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	_ = json.Unmarshal(raw, &out.Body)
+	return out
+}
+
+// signup creates a user and returns the signup response, failing the test on anything but 201.
+func (e *env) signup(username, email, pw string) resp {
+	e.t.Helper()
+	r := e.do("POST", "/signup", map[string]string{"username": username, "email": email, "password": pw})
+	if r.Status != http.StatusCreated {
+		e.t.Fatalf("signup %s: %d %s", username, r.Status, r.Raw)
+	}
+	return r
+}
+
+// login logs in with JSON and returns the response.
+func (e *env) login(username, pw string) resp {
+	e.t.Helper()
+	return e.do("POST", "/login", map[string]string{"username": username, "password": pw})
+}
+
+func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }

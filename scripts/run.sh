@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make run: both servers on the embedded SQLite default, stopped together by Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p data
+pids=()
+stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap stop EXIT INT TERM
+
+./bin/auth-server migrate >/dev/null
+./bin/auth-server >>data/auth-server.log 2>&1 & pids+=($!)
+./bin/resource-server >>data/resource-server.log 2>&1 & pids+=($!)
+
+for i in $(seq 1 100); do
+  if curl -fsS http://localhost:8080/readyz >/dev/null 2>&1 && curl -fsS http://localhost:8081/healthz >/dev/null 2>&1; then break; fi
+  if ! kill -0 "${pids[@]}" 2>/dev/null; then echo "a server failed to start; see data/*.log" >&2; tail -n 5 data/*.log >&2; exit 1; fi
+  sleep 0.2
+done
+
+cat <<'MSG'
+auth server      http://localhost:8080   (log: data/auth-server.log)
+resource server  http://localhost:8081   (log: data/resource-server.log)
+
+Try it:
+  curl -s -X POST localhost:8080/signup -H 'Content-Type: application/json' \
+       -d '{"username":"alice","email":"alice@example.com","password":"correct horse"}'
+  TOKEN=$(curl -s -X POST localhost:8080/login -d username=alice -d 'password=correct horse' \
+       | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -s localhost:8080/me -H "Authorization: Bearer $TOKEN"
+  curl -s localhost:8081/me -H "Authorization: Bearer $TOKEN"
+  curl -s localhost:8080/.well-known/jwks.json
+
+Ctrl-C stops both servers.
+MSG
+wait -n "${pids[@]}" || true
