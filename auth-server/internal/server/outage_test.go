@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jwtauth/jwtauth/internal/testdb"
 	"github.com/jwtauth/jwtauth/db"
+	"github.com/jwtauth/jwtauth/internal/testdb"
 )
 
 // PostgreSQL going away and coming back: the server keeps running, /readyz answers 503 while
