@@ -29,13 +29,21 @@ import (
 
 // clock is a settable test clock.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	real bool // follow the wall clock (Advance then panics)
 }
 
 func newClock() *clock { return &clock{t: time.Now().UTC()} }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.real {
+		return time.Now()
+	}
+	return c.t
+}
 
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
@@ -64,10 +72,19 @@ func newEnv(t testing.TB, d *db.DB, opts ...option) *env {
 	return newEnvWithHasher(t, d, fast, opts...)
 }
 
+// defaultKeyPolicy is the key policy of test servers.
+var defaultKeyPolicy = keys.Policy{PublishAhead: 20 * time.Minute, AccessTTL: 15 * time.Minute, JWKSMaxAge: 5 * time.Minute}
+
 // newEnvWithHasher starts an auth server with the given password hasher.
 func newEnvWithHasher(t testing.TB, d *db.DB, hasher *password.Hasher, opts ...option) *env {
 	t.Helper()
-	e := &env{t: t, store: store.New(d), clock: newClock(), reg: prometheus.NewRegistry()}
+	return newEnvFull(t, d, hasher, defaultKeyPolicy, newClock(), opts...)
+}
+
+// newEnvFull starts an auth server with every part chosen.
+func newEnvFull(t testing.TB, d *db.DB, hasher *password.Hasher, policy keys.Policy, c *clock, opts ...option) *env {
+	t.Helper()
+	e := &env{t: t, store: store.New(d), clock: c, reg: prometheus.NewRegistry()}
 	e.cfg = server.Config{
 		Issuer: "http://auth.test", Algorithm: "ES256", JWKSMaxAge: 5 * time.Minute,
 		Throttle: throttle.DefaultPolicy(), Refresh: testPolicy,
@@ -75,24 +92,25 @@ func newEnvWithHasher(t testing.TB, d *db.DB, hasher *password.Hasher, opts ...o
 	for _, o := range opts {
 		o(&e.cfg)
 	}
-	kek := bytes.Repeat([]byte{7}, 32)
-	sealer, err := keys.NewSealer(kek)
+	sealer, err := keys.NewSealer(testKEK)
 	if err != nil {
 		t.Fatal(err)
 	}
-	policy := keys.Policy{PublishAhead: 20 * time.Minute, AccessTTL: 15 * time.Minute, JWKSMaxAge: 5 * time.Minute}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.ring = keyring.New(e.store, sealer, policy, "ES256", e.clock.Now, log)
 	if err := e.ring.Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.issuer = tokens.NewIssuer(e.cfg.Issuer, []string{"resource-server"}, 15*time.Minute, e.ring, e.clock.Now)
+	e.issuer = tokens.NewIssuer(e.cfg.Issuer, []string{"resource-server"}, policy.AccessTTL, e.ring, e.clock.Now)
 	h := server.New(e.cfg, server.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer, Keys: e.ring,
 		Metrics: server.NewMetrics(e.reg), Logger: log, Now: e.clock.Now})
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e
 }
+
+// testKEK seals the signing keys of test servers.
+var testKEK = bytes.Repeat([]byte{7}, 32)
 
 // resp is a decoded response.
 type resp struct {
