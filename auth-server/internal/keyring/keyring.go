@@ -207,6 +207,28 @@ func (r *Ring) refresh(ctx context.Context) error {
 	return nil
 }
 
+// prune deletes keys that have left the JWKS for good (retired past their removal time,
+// revoked long ago), when there are any.
+func (r *Ring) prune(ctx context.Context) error {
+	if ks := r.Keys(); len(keys.Prune(ks, r.now(), r.policy)) == len(ks) {
+		return nil
+	}
+	_, err := r.store.UpdateKeys(ctx, func(old []keys.Key) ([]keys.Key, error) {
+		pruned := keys.Prune(old, r.now(), r.policy)
+		if len(pruned) == len(old) {
+			return nil, errUnchanged
+		}
+		return pruned, nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return r.Reload(ctx)
+}
+
 // Run polls for key changes every interval, and rotates automatically when the policy says
 // so, until ctx ends. Failures are logged and retried at the next tick.
 func (r *Ring) Run(ctx context.Context, interval time.Duration) {
@@ -221,6 +243,9 @@ func (r *Ring) Run(ctx context.Context, interval time.Duration) {
 		if err := r.refresh(ctx); err != nil {
 			r.log.Warn("key refresh failed", "err", err)
 			continue
+		}
+		if err := r.prune(ctx); err != nil {
+			r.log.Warn("key prune failed", "err", err)
 		}
 		if r.policy.RotateEvery > 0 && keys.DueForRotation(r.Keys(), r.now(), r.policy) {
 			res, err := r.Rotate(ctx, false)

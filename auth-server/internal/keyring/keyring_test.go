@@ -166,3 +166,35 @@ func TestRunPicksUpChangesAndAutoRotates(t *testing.T) {
 	c.Advance(25 * time.Hour)
 	waitFor(t, "automatic rotation", func() bool { return b.CurrentKID() == res.Next })
 }
+
+// A retired key past its removal time is deleted by the running ring.
+func TestRunPrunesRemovedKeys(t *testing.T) {
+	d := testdb.Open(t, testdb.SQLiteURL(t), db.AuthSchema)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &clock{t: time.Now()}
+	r := newRing(t, d, c)
+	if err := r.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Hour)
+	res, err := r.Rotate(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { r.Run(ctx, 10*time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done }()
+	c.Advance(policy.AccessTTL + policy.PublishAhead + time.Second)
+	waitFor(t, "the retired key to be pruned", func() bool {
+		ks, _, err := store.New(d).Keys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range ks {
+			if k.KID == res.Retired {
+				return false
+			}
+		}
+		return len(ks) == 2
+	})
+}
