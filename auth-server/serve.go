@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -37,6 +37,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		go a.ring.Run(ctx, keyPollInterval)
 	}
+	startSessionCleanup(ctx, a, log)
+	syncNotify := startRelay(ctx, a, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := server.New(server.Config{
@@ -45,7 +47,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
 	}, server.Deps{
 		Store: a.store, Hasher: password.NewHasher(cfg.Argon2, 0), Issuer: a.issuer, Keys: a.keySet,
-		Metrics: server.NewMetrics(reg), Logger: log, Now: time.Now,
+		Metrics: server.NewMetrics(reg), Logger: log, Now: time.Now, SyncNotify: syncNotify,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

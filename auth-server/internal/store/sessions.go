@@ -10,44 +10,59 @@ import (
 
 // Session is a refresh-token family started by one login.
 type Session struct {
-	ID           string
-	UserID       string
-	CreatedAt    time.Time
-	LastUsedAt   time.Time
-	ExpiresAt    time.Time // the absolute end (SESSION_MAX_TTL after creation)
-	RevokedAt    time.Time
-	RevokeReason string
-	UserAgent    string
-	IP           string
+	ID            string
+	UserID        string
+	CreatedAt     time.Time
+	LastUsedAt    time.Time // the last rotation (the login at first)
+	ExpiresAt     time.Time // the absolute end (SESSION_MAX_TTL after creation)
+	IdleExpiresAt time.Time // when its newest refresh token expires; zero if unknown
+	RevokedAt     time.Time
+	RevokeReason  string
+	UserAgent     string
+	IP            string
 }
+
+// Reasons a session was revoked, stored in its revoke_reason.
+const (
+	RevokeLogout         = "logout"
+	RevokeLogoutAll      = "logout_all"
+	RevokeEnded          = "ended"
+	RevokeRevoked        = "revoked" // RFC 7009 /revoke
+	RevokePasswordChange = "password_change"
+	RevokeReuse          = "reuse"
+)
 
 type sessionRow struct {
-	ID           string `db:"id"`
-	UserID       string `db:"user_id"`
-	CreatedAt    int64  `db:"created_at"`
-	LastUsedAt   int64  `db:"last_used_at"`
-	ExpiresAt    int64  `db:"expires_at"`
-	RevokedAt    int64  `db:"revoked_at"`
-	RevokeReason string `db:"revoke_reason"`
-	UserAgent    string `db:"user_agent"`
-	IP           string `db:"ip"`
+	ID            string `db:"id"`
+	UserID        string `db:"user_id"`
+	CreatedAt     int64  `db:"created_at"`
+	LastUsedAt    int64  `db:"last_used_at"`
+	ExpiresAt     int64  `db:"expires_at"`
+	IdleExpiresAt int64  `db:"idle_expires_at"`
+	RevokedAt     int64  `db:"revoked_at"`
+	RevokeReason  string `db:"revoke_reason"`
+	UserAgent     string `db:"user_agent"`
+	IP            string `db:"ip"`
 }
 
-const sessionCols = "id, user_id, created_at, last_used_at, expires_at, revoked_at, revoke_reason, user_agent, ip"
+const sessionCols = "id, user_id, created_at, last_used_at, expires_at, idle_expires_at, revoked_at, revoke_reason, user_agent, ip"
+
+// liveSession is the WHERE condition of a session usable at the time bound twice after it.
+const liveSession = "revoked_at = 0 AND expires_at > ? AND (idle_expires_at = 0 OR idle_expires_at > ?)"
 
 func (r sessionRow) session() Session {
 	return Session{ID: r.ID, UserID: r.UserID, CreatedAt: fromMS(r.CreatedAt), LastUsedAt: fromMS(r.LastUsedAt),
-		ExpiresAt: fromMS(r.ExpiresAt), RevokedAt: fromMS(r.RevokedAt), RevokeReason: r.RevokeReason,
-		UserAgent: r.UserAgent, IP: r.IP}
+		ExpiresAt: fromMS(r.ExpiresAt), IdleExpiresAt: fromMS(r.IdleExpiresAt), RevokedAt: fromMS(r.RevokedAt),
+		RevokeReason: r.RevokeReason, UserAgent: r.UserAgent, IP: r.IP}
 }
 
 // CreateSession stores a new session and its first refresh token (by hash only), with the
-// audit event of the login, in one transaction.
+// audit event of the login, in one transaction. The session's IdleExpiresAt is tokenExpires.
 func (s *Store) CreateSession(ctx context.Context, sess Session, tokenHash string, tokenExpires time.Time, audit AuditEvent) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			sess.ID, sess.UserID, ms(sess.CreatedAt), ms(sess.LastUsedAt), ms(sess.ExpiresAt), ms(sess.RevokedAt),
-			sess.RevokeReason, sess.UserAgent, sess.IP); err != nil {
+	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			sess.ID, sess.UserID, ms(sess.CreatedAt), ms(sess.LastUsedAt), ms(sess.ExpiresAt), ms(tokenExpires),
+			ms(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP); err != nil {
 			return fmt.Errorf("insert session: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
@@ -61,9 +76,102 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, tokenHash strin
 // SessionLive reports whether session id exists, is not revoked and has not ended at now.
 func (s *Store) SessionLive(ctx context.Context, id string, now time.Time) (bool, error) {
 	var n int
-	err := s.db.GetContext(ctx, &n, s.q(`SELECT count(*) FROM sessions WHERE id = ? AND revoked_at = 0 AND expires_at > ?`), id, ms(now))
+	err := s.db.GetContext(ctx, &n, s.q(`SELECT count(*) FROM sessions WHERE id = ? AND `+liveSession), id, ms(now), ms(now))
 	if err != nil {
 		return false, classify(fmt.Errorf("session live: %w", err))
 	}
 	return n > 0, nil
+}
+
+// ListSessions returns the user's live sessions at now (not revoked, not past their end nor
+// their newest token's expiry), oldest first.
+func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]Session, error) {
+	var rows []sessionRow
+	err := s.db.SelectContext(ctx, &rows, s.q(`SELECT `+sessionCols+` FROM sessions WHERE user_id = ? AND `+liveSession+
+		` ORDER BY created_at, id`), userID, ms(now), ms(now))
+	if err != nil {
+		return nil, classify(fmt.Errorf("list sessions: %w", err))
+	}
+	out := make([]Session, len(rows))
+	for i, r := range rows {
+		out[i] = r.session()
+	}
+	return out, nil
+}
+
+// RevokeSession revokes session id of userID (any user when userID is empty) if it is live at
+// now, writing audit in the same transaction; ErrNotFound when there is no such live session.
+// It updates only the sessions row (the lock order of docs/refresh-sessions.md).
+func (s *Store) RevokeSession(ctx context.Context, userID, id string, now time.Time, reason string, audit AuditEvent) error {
+	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
+		q := `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND ` + liveSession
+		args := []any{ms(now), reason, id, ms(now), ms(now)}
+		if userID != "" {
+			q += ` AND user_id = ?`
+			args = append(args, userID)
+		}
+		res, err := tx.ExecContext(ctx, s.q(q), args...)
+		if err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return s.audit(ctx, tx, audit)
+	})
+}
+
+// RevokeUserSessions revokes every session of userID not yet revoked, except keep (when not
+// empty), writing audit in the same transaction. It returns how many it revoked.
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep string, now time.Time, reason string, audit AuditEvent) (int, error) {
+	var n int
+	err := s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		n, err = s.revokeUserSessions(ctx, tx, userID, keep, now, reason)
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, audit)
+	})
+	return n, err
+}
+
+func (s *Store) revokeUserSessions(ctx context.Context, tx *sqlx.Tx, userID, keep string, now time.Time, reason string) (int, error) {
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND id <> ? AND revoked_at = 0`),
+		ms(now), reason, userID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("revoke user sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("revoke user sessions: %w", err)
+	}
+	return int(n), nil
+}
+
+// ChangePassword replaces the password hash of userID with newHash if it still is oldHash
+// (compare-and-swap: the caller checked the current password against oldHash outside the
+// transaction, so a concurrent change is not overwritten; ErrNotFound then), revokes every
+// other session of the user but keep, and writes audit, in one transaction. It returns how
+// many sessions it revoked. Lock order: the users row, then sessions rows, as DeleteUser.
+func (s *Store) ChangePassword(ctx context.Context, userID, oldHash, newHash, keep string, now time.Time, audit AuditEvent) (int, error) {
+	var n int
+	err := s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`), newHash, userID, oldHash)
+		if err != nil {
+			return fmt.Errorf("update password: %w", err)
+		}
+		if c, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("update password: %w", err)
+		} else if c == 0 {
+			return ErrNotFound
+		}
+		if n, err = s.revokeUserSessions(ctx, tx, userID, keep, now, RevokePasswordChange); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, audit)
+	})
+	return n, err
 }

@@ -122,9 +122,11 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
 }
 
 // DeleteUser removes the user, its sessions and refresh tokens (by cascade), and writes the
-// "delete" sync event in the same transaction.
+// "delete" sync event in the same transaction. The cascade locks rows in another order than a
+// refresh does, so on PostgreSQL a deadlock with a concurrent refresh is possible; the
+// transaction is retried when the database aborts it.
 func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time, targets []string) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
 		u, err := s.getUser(ctx, tx, "id = ?"+s.db.ForUpdate(), id)
 		if err != nil {
 			return err

@@ -7,6 +7,9 @@ CREATE TABLE sessions (
     created_at    BIGINT NOT NULL,
     last_used_at  BIGINT NOT NULL,
     expires_at    BIGINT NOT NULL,
+    -- when the newest refresh token of the session expires (REFRESH_IDLE_TTL after its last
+    -- rotation): past it no token of the session can refresh, so it is dead and swept.
+    idle_expires_at BIGINT NOT NULL DEFAULT 0,
     revoked_at    BIGINT NOT NULL DEFAULT 0,
     revoke_reason TEXT NOT NULL DEFAULT '',
     user_agent    TEXT NOT NULL DEFAULT '',
@@ -14,6 +17,7 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user_idx ON sessions (user_id);
 CREATE INDEX sessions_expires_idx ON sessions (expires_at);
+CREATE INDEX sessions_idle_expires_idx ON sessions (idle_expires_at);
 
 CREATE TABLE refresh_tokens (
     token_hash   TEXT PRIMARY KEY,

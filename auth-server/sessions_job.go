@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Session cleanup: how often it runs, how many sessions one transaction deletes, and how long
+// after its end a session is kept (a margin over clock skew between replicas, so a replica
+// whose clock is behind never rotates a token of a session another one is deleting).
+const (
+	sessionCleanupEvery  = time.Minute
+	sessionCleanupBatch  = 500
+	sessionCleanupMargin = time.Minute
+)
+
+// startSessionCleanup deletes ended sessions (past SESSION_MAX_TTL, or past their newest
+// refresh token's expiry) with their refresh tokens every minute, until ctx ends. Revoked
+// sessions are kept until they end, so late replays of their tokens still get invalid_grant.
+// Every replica may run it: the deletes are idempotent.
+func startSessionCleanup(ctx context.Context, a *app, log *slog.Logger) {
+	go func() {
+		t := time.NewTicker(sessionCleanupEvery)
+		defer t.Stop()
+		for {
+			cleanupSessions(ctx, a, log, time.Now())
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// cleanupSessions deletes, batch by batch, the sessions that ended before now minus the margin.
+func cleanupSessions(ctx context.Context, a *app, log *slog.Logger, now time.Time) {
+	total := 0
+	for ctx.Err() == nil {
+		n, err := a.store.DeleteEndedSessions(ctx, now.Add(-sessionCleanupMargin), sessionCleanupBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("session cleanup failed", "err", err)
+			}
+			return
+		}
+		total += n
+		if n < sessionCleanupBatch {
+			break
+		}
+	}
+	if total > 0 {
+		log.Info("ended sessions deleted", "count", total)
+	}
+}

@@ -1,0 +1,107 @@
+// Package appstore is the resource server's app database: the users as the auth server syncs
+// them (with a version and a tombstone for deleted users), the events already applied, and the
+// users' notes. It runs on PostgreSQL or SQLite behind one API and holds no HTTP concerns; one
+// conformance suite (store_test.go) runs on both databases.
+package appstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/jwtauth/jwtauth/db"
+)
+
+// Errors callers branch on.
+var (
+	// ErrNotFound: no such note (or a note of another user), or no such user.
+	ErrNotFound = errors.New("not found")
+	// ErrUserDeleted: the user was deleted by sync; its tombstone forbids recreating it.
+	ErrUserDeleted = errors.New("user deleted")
+	// ErrInvalidEvent: a sync event is malformed (unknown type, missing id, negative version…).
+	ErrInvalidEvent = errors.New("invalid sync event")
+	// ErrUnavailable marks a failure to reach the database, as opposed to a bad query.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// Store is the app database.
+type Store struct {
+	db    *db.DB
+	now   func() time.Time
+	newID func() string
+}
+
+// New returns a Store over an open, migrated database (db.AppSchema). now is the clock of
+// every timestamp the store writes.
+func New(d *db.DB, now func() time.Time) *Store {
+	return &Store{db: d, now: now, newID: newNoteID}
+}
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return classify(fmt.Errorf("ping: %w", err))
+	}
+	return nil
+}
+
+func (s *Store) q(query string) string { return s.db.Rebind(query) }
+
+// inTx runs fn in a transaction and classifies connection failures as ErrUnavailable.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	return classify(s.db.InTx(ctx, fn))
+}
+
+// forShare locks a read row against concurrent writers until the transaction ends. SQLite
+// transactions here are IMMEDIATE and already hold the write lock.
+func (s *Store) forShare() string {
+	if s.db.Dialect == db.Postgres {
+		return " FOR SHARE"
+	}
+	return ""
+}
+
+// ms converts a time to the stored Unix milliseconds.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMS converts stored Unix milliseconds back to UTC.
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// classify wraps errors that mean "the database is not there" with ErrUnavailable, so the
+// HTTP layer answers 503 for them and 500 for the rest.
+func classify(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	if isUnavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P0x: shutdown/crash; 53: insufficient resources.
+		c := string(pe.Code)
+		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "57P") || strings.HasPrefix(c, "53")
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "driver: bad connection", "broken pipe",
+		"connection reset", "unexpected EOF", "database is locked", "database is closed",
+		"no such host", "i/o timeout", "too many clients"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,24 @@
+package server
+
+import (
+	"net/http"
+)
+
+// handleWhoami answers the verified claims of the presented token. It touches no database:
+// it is the cheapest protected request.
+func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) error {
+	encode(w, http.StatusOK, claims(r))
+	return nil
+}
+
+// handleMe answers the app's record of the user, creating it from the token's claims (at
+// version 0) when sync has not delivered it yet. A user deleted by sync is 404: its tombstone
+// is never recreated from a still-valid token.
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.store.EnsureUser(r.Context(), identity(claims(r)))
+	if err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, u)
+	return nil
+}

@@ -1,0 +1,79 @@
+// Command resource-server serves the app's API (the user's app record, notes, the Python
+// system's /awesome_app) to holders of the auth server's access tokens, which it verifies
+// offline against the auth server's JWKS, and applies the auth server's user sync. See
+// docs/resource-server.md for its endpoints and configuration.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "resource-server:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: resource-server [flags] [command]
+
+commands:
+  serve     run the server (default); migrates the app database on start
+  migrate   apply the app database's migrations and exit
+
+Every setting is an environment variable (see docs/resource-server.md) and also a flag:
+RESOURCE_ADDR is --resource-addr. A .env file in the working directory is read too.
+`
+
+// run is the whole program: it parses configuration and runs one command.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "help" {
+			fmt.Fprint(stdout, usage)
+			return nil
+		}
+	}
+	cfg, rest, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	cmd := "serve"
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	if len(rest) > 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unexpected arguments after %s: %q", cmd, rest)
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log)
+	case "migrate":
+		d, err := openDB(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		fmt.Fprintln(stdout, "migrations applied")
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
