@@ -7,15 +7,23 @@ pids=()
 stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap stop EXIT INT TERM
 
-./bin/auth-server migrate >/dev/null
-./bin/auth-server >>data/auth-server.log 2>&1 & pids+=($!)
-./bin/resource-server >>data/resource-server.log 2>&1 & pids+=($!)
+# wait_ready URL: poll until it answers 200, failing if a server died.
+wait_ready() {
+  for _ in $(seq 1 150); do
+    if curl -fsS "$1" >/dev/null 2>&1; then return 0; fi
+    for p in "${pids[@]}"; do
+      if ! kill -0 "$p" 2>/dev/null; then echo "a server failed to start; see data/*.log" >&2; tail -n 5 data/*.log >&2; exit 1; fi
+    done
+    sleep 0.2
+  done
+  echo "timed out waiting for $1" >&2; exit 1
+}
 
-for i in $(seq 1 100); do
-  if curl -fsS http://localhost:8080/readyz >/dev/null 2>&1 && curl -fsS http://localhost:8081/healthz >/dev/null 2>&1; then break; fi
-  if ! kill -0 "${pids[@]}" 2>/dev/null; then echo "a server failed to start; see data/*.log" >&2; tail -n 5 data/*.log >&2; exit 1; fi
-  sleep 0.2
-done
+# The auth server first: the resource server loads its keys from the auth server's JWKS.
+./bin/auth-server >>data/auth-server.log 2>&1 & pids+=($!)
+wait_ready http://localhost:8080/readyz
+./bin/resource-server >>data/resource-server.log 2>&1 & pids+=($!)
+wait_ready http://localhost:8081/readyz
 
 cat <<'MSG'
 auth server      http://localhost:8080   (log: data/auth-server.log)

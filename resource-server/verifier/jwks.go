@@ -34,6 +34,11 @@ func (ks *keySet) fetch(ctx context.Context) time.Duration {
 	if err != nil {
 		ks.failures++
 		retry := min(ks.minInterval<<min(ks.failures-1, 10), maxRetryInterval)
+		if !ks.loaded() {
+			// Nothing verifies until the first load: retry soon (1s, 2s, 4s … up to
+			// minInterval), e.g. when the resource server started before the auth server.
+			retry = min(initialRetryInterval<<min(ks.failures-1, 10), ks.minInterval)
+		}
 		ks.log.WarnContext(ctx, "jwks refresh failed", "url", ks.url, "error", err,
 			"keys_loaded", ks.loaded(), "retry_in", retry)
 		return retry

@@ -19,6 +19,7 @@ const (
 	defaultRefreshInterval = 5 * time.Minute // JWKS response without max-age
 	maxRefreshInterval     = time.Hour       // cap on a long max-age, so revocations arrive
 	maxRetryInterval       = 5 * time.Minute // cap of the backoff after failed fetches
+	initialRetryInterval   = time.Second     // first retry while the JWKS has never loaded
 )
 
 // verKey is one verification key. Pointers are stable across refreshes while

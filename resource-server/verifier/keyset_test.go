@@ -320,3 +320,23 @@ func TestParseJWKS(t *testing.T) {
 		}
 	}
 }
+
+// A verifier started before its auth server loads the keys within seconds of the JWKS
+// coming up, without waiting MinRefreshInterval and without any token asking for it.
+func TestFirstLoadRetriesSoon(t *testing.T) {
+	f := newFixture(t)
+	f.jwks.down.Store(true)
+	cfg := f.config() // MinRefreshInterval 30s
+	v := startVerifier(t, cfg)
+	if v.Ready() {
+		t.Fatal("ready while the JWKS is down")
+	}
+	f.jwks.down.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for !v.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatalf("keys not loaded 10s after the JWKS came up (%d fetches)", f.jwks.hits.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
