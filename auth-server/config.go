@@ -19,6 +19,7 @@ var configVars = []string{
 	"AUTH_ADDR", "AUTH_DATABASE_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "ALGORITHM", "SECRET_KEY",
 	"KEY_ENCRYPTION_KEY", "ACCESS_TOKEN_TTL", "REFRESH_IDLE_TTL", "SESSION_MAX_TTL",
 	"REFRESH_REUSE_GRACE", "JWKS_MAX_AGE", "KEY_PUBLISH_AHEAD", "KEY_ROTATE_EVERY", "SYNC_URLS",
+	"SYNC_RETRY_BASE", "SYNC_RETRY_MAX", "SYNC_LEASE",
 	"ARGON2_PARAMS", "DB_MAX_CONNS", "CORS_ORIGINS", "LOG_LEVEL", "DATA_DIR",
 	"AUTH_HOST", "AUTH_PORT", "AUTH_USER", "AUTH_PWD", "AUTH_DB", "APP_SERVICE_HOST",
 }
@@ -40,6 +41,9 @@ type config struct {
 	PublishAhead   time.Duration
 	RotateEvery    time.Duration
 	SyncURLs       []string
+	SyncRetryBase  time.Duration // first retry delay of a failed sync delivery
+	SyncRetryMax   time.Duration // cap of its doubling
+	SyncLease      time.Duration // how long a claimed delivery is reserved (SYNC_LEASE)
 	Argon2         password.Params
 	DBMaxConns     int
 	CORSOrigins    []string
@@ -75,6 +79,15 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	c.DatabaseURL = src.DatabaseURL("AUTH", "sqlite:"+c.DataDir+"/auth.db")
 	c.SyncURLs = src.List("SYNC_URLS", nil)
+	c.SyncRetryBase = src.Duration("SYNC_RETRY_BASE", time.Second)
+	c.SyncRetryMax = src.Duration("SYNC_RETRY_MAX", 5*time.Minute)
+	c.SyncLease = src.Duration("SYNC_LEASE", 30*time.Second)
+	if c.SyncLease < 100*time.Millisecond {
+		src.Check("SYNC_LEASE", fmt.Errorf("%s is too short (want at least 100ms)", c.SyncLease))
+	}
+	if c.SyncRetryBase <= 0 || c.SyncRetryMax < c.SyncRetryBase {
+		src.Check("SYNC_RETRY_MAX", fmt.Errorf("want 0 < SYNC_RETRY_BASE (%s) <= SYNC_RETRY_MAX (%s)", c.SyncRetryBase, c.SyncRetryMax))
+	}
 	if _, set := src.Lookup("SYNC_URLS"); !set {
 		c.SyncURLs = src.List("APP_SERVICE_HOST", []string{"http://localhost:8081/sync/users"})
 	}
@@ -129,7 +142,12 @@ func validate(src *envconf.Source, c *config) {
 	if len(c.Audience) == 0 {
 		src.Check("AUTH_AUDIENCE", errors.New("must name at least one audience"))
 	}
+	seen := map[string]bool{}
 	for _, t := range c.SyncURLs {
+		if seen[t] {
+			src.Check("SYNC_URLS", fmt.Errorf("target %q is listed twice", t))
+		}
+		seen[t] = true
 		if u, err := url.Parse(t); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			src.Check("SYNC_URLS", fmt.Errorf("invalid target %q (want an http(s) URL)", t))
 		}

@@ -41,7 +41,7 @@ commands:
   keys list [--json]       show signing keys and their states
   keys rotate [--force]    next -> current -> retired, and publish a fresh next key
   keys revoke KID          remove a compromised key from the JWKS at once
-  sync status              pending sync deliveries per target
+  sync status [--json]     pending sync deliveries per target
   sync replay              re-send every user to every sync target
 
 Every setting is an environment variable (see README.md) and also a flag: AUTH_ADDR is --auth-addr.

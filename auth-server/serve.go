@@ -38,16 +38,22 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		go a.ring.Run(ctx, keyPollInterval)
 	}
 	startSessionCleanup(ctx, a, log)
-	syncNotify := startRelay(ctx, a, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := server.NewMetrics(reg)
+	hasher := password.NewHasher(cfg.Argon2, 0)
+	metrics.WatchHasher(hasher.Stats)
+	if a.ring != nil {
+		metrics.WatchKeys(a.ring.StateCounts)
+	}
+	syncNotify := startRelay(ctx, a, log, metrics)
 	srv := server.New(server.Config{
 		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge,
 		SyncTargets: cfg.SyncURLs, CORSOrigins: cfg.CORSOrigins, Throttle: throttle.DefaultPolicy(),
 		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
 	}, server.Deps{
-		Store: a.store, Hasher: password.NewHasher(cfg.Argon2, 0), Issuer: a.issuer, Keys: a.keySet,
-		Metrics: server.NewMetrics(reg), Logger: log, Now: time.Now, SyncNotify: syncNotify,
+		Store: a.store, Hasher: hasher, Issuer: a.issuer, Keys: a.keySet,
+		Metrics: metrics, Logger: log, Now: time.Now, SyncNotify: syncNotify,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

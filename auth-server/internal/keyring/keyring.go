@@ -109,6 +109,15 @@ func (r *Ring) Keys() []keys.Key {
 	return nil
 }
 
+// StateCounts returns how many loaded keys are in each state (for metrics).
+func (r *Ring) StateCounts() map[string]int {
+	out := map[string]int{}
+	for _, k := range r.Keys() {
+		out[string(k.State)]++
+	}
+	return out
+}
+
 // Ready reports whether a signing key is loaded.
 func (r *Ring) Ready() bool { _, err := r.SigningKey(); return err == nil }
 

@@ -49,14 +49,15 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 // env is one auth server under test, on a real database, served by httptest.
 type env struct {
-	t      testing.TB
-	srv    *httptest.Server
-	store  *store.Store
-	ring   *keyring.Ring
-	clock  *clock
-	reg    *prometheus.Registry
-	cfg    server.Config
-	issuer *tokens.Issuer
+	t       testing.TB
+	srv     *httptest.Server
+	store   *store.Store
+	ring    *keyring.Ring
+	clock   *clock
+	reg     *prometheus.Registry
+	cfg     server.Config
+	issuer  *tokens.Issuer
+	metrics *server.Metrics
 }
 
 // option edits the configuration before the server starts.
@@ -102,8 +103,9 @@ func newEnvFull(t testing.TB, d *db.DB, hasher *password.Hasher, policy keys.Pol
 		t.Fatal(err)
 	}
 	e.issuer = tokens.NewIssuer(e.cfg.Issuer, []string{"resource-server"}, policy.AccessTTL, e.ring, e.clock.Now)
+	e.metrics = server.NewMetrics(e.reg)
 	h := server.New(e.cfg, server.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer, Keys: e.ring,
-		Metrics: server.NewMetrics(e.reg), Logger: log, Now: e.clock.Now})
+		Metrics: e.metrics, Logger: log, Now: e.clock.Now})
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e

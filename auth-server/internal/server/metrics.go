@@ -21,6 +21,10 @@ type Metrics struct {
 	logins    *prometheus.CounterVec
 	refreshes *prometheus.CounterVec
 	issued    *prometheus.CounterVec
+	pending   *prometheus.GaugeVec
+	oldest    *prometheus.GaugeVec
+	delivered *prometheus.CounterVec
+	failed    *prometheus.CounterVec
 }
 
 // NewMetrics registers the server's metrics on reg.
@@ -37,9 +41,51 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "Refresh attempts by outcome (rotated, replay, reuse, invalid)."}, []string{"outcome"}),
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auth_tokens_issued_total",
 			Help: "Access tokens issued by signing key and algorithm."}, []string{"kid", "alg"}),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "auth_sync_pending",
+			Help: "User-sync deliveries not yet acknowledged, by target."}, []string{"target"}),
+		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "auth_sync_oldest_pending_seconds",
+			Help: "Age of the oldest unacknowledged user-sync delivery, by target."}, []string{"target"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auth_sync_delivered_events_total",
+			Help: "User-sync events acknowledged, by target."}, []string{"target"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auth_sync_failed_events_total",
+			Help: "User-sync events of failed calls (retried later), by target."}, []string{"target"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.logins, m.refreshes, m.issued)
+	reg.MustRegister(m.requests, m.latency, m.logins, m.refreshes, m.issued, m.pending, m.oldest, m.delivered, m.failed)
 	return m
+}
+
+// Backlog records the sync backlog of a target (the relay's observer).
+func (m *Metrics) Backlog(target string, pending int, oldest time.Duration) {
+	m.pending.WithLabelValues(target).Set(float64(pending))
+	m.oldest.WithLabelValues(target).Set(oldest.Seconds())
+}
+
+// Delivered counts events a sync target acknowledged.
+func (m *Metrics) Delivered(target string, events int) {
+	m.delivered.WithLabelValues(target).Add(float64(events))
+}
+
+// Failed counts events of a failed sync call.
+func (m *Metrics) Failed(target string, events int) {
+	m.failed.WithLabelValues(target).Add(float64(events))
+}
+
+// WatchKeys exports the number of signing keys in each state, read from states at scrape time.
+func (m *Metrics) WatchKeys(states func() map[string]int) {
+	for _, st := range []string{"next", "current", "retired", "revoked"} {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auth_signing_keys",
+			Help: "Signing keys by state.", ConstLabels: prometheus.Labels{"state": st}},
+			func() float64 { return float64(states()[st]) }))
+	}
+}
+
+// WatchHasher exports the password-hashing queue: hashes running and requests waiting.
+func (m *Metrics) WatchHasher(stats func() (running, waiting int)) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auth_password_hashes_running", Help: "Password hashes being computed."},
+			func() float64 { r, _ := stats(); return float64(r) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "auth_password_hashes_waiting", Help: "Requests waiting for a hashing slot."},
+			func() float64 { _, w := stats(); return float64(w) }))
 }
 
 // Handler serves the registry in the Prometheus text format.

@@ -11,6 +11,7 @@ CREATE TABLE outbox_events (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX outbox_events_user_idx ON outbox_events (user_id, version);
+CREATE INDEX outbox_events_created_idx ON outbox_events (created_at);
 
 CREATE TABLE outbox_deliveries (
     event_id        TEXT NOT NULL REFERENCES outbox_events (id) ON DELETE CASCADE,
@@ -24,8 +25,12 @@ CREATE TABLE outbox_deliveries (
     last_error      TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (event_id, target)
 );
-CREATE INDEX outbox_deliveries_pending_idx ON outbox_deliveries (delivered_at, next_attempt_at);
-CREATE INDEX outbox_deliveries_user_idx ON outbox_deliveries (target, user_id, version);
+-- Partial indexes over the pending rows only (both databases support them; queries repeat the
+-- literal predicate so the planner uses them): the relay's claim, its per-user order check,
+-- and the purge of delivered rows.
+CREATE INDEX outbox_deliveries_due_idx ON outbox_deliveries (target, next_attempt_at) WHERE delivered_at = 0;
+CREATE INDEX outbox_deliveries_user_idx ON outbox_deliveries (target, user_id, version) WHERE delivered_at = 0;
+CREATE INDEX outbox_deliveries_delivered_idx ON outbox_deliveries (delivered_at) WHERE delivered_at > 0;
 
 -- +goose Down
 DROP TABLE outbox_deliveries;
