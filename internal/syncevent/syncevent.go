@@ -3,7 +3,11 @@
 // type TokenType for audience Audience.
 package syncevent
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"time"
+)
 
 // Event types.
 const (
@@ -16,6 +20,17 @@ const (
 	TokenType = "sync+jwt"
 	Audience  = "user-sync"
 )
+
+// BodyHashClaim is the sync token's claim holding BodyHash of the request body: a token
+// authenticates one body only, so a target that received a call cannot replay its token to
+// another target with events of its own.
+const BodyHashClaim = "body_sha256"
+
+// BodyHash is the base64url (unpadded) SHA-256 of a sync request body.
+func BodyHash(body []byte) string {
+	sum := sha256.Sum256(body)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
 
 // Event is one change of one user. Version grows with every change of that user, so a target
 // applies an event only when it is newer than what it has, and a repeated ID changes nothing.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -45,8 +46,8 @@ func newSigner(t testing.TB) (*tokens.Issuer, *ecdsa.PublicKey) {
 }
 
 // verifySync checks a sync token the way a target must: ES256 only, typ sync+jwt, issuer,
-// audience user-sync, time.
-func verifySync(raw string, pub *ecdsa.PublicKey) error {
+// audience user-sync, time, and the hash of the body it came with.
+func verifySync(raw string, pub *ecdsa.PublicKey, body []byte) error {
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return err
@@ -55,8 +56,14 @@ func verifySync(raw string, pub *ecdsa.PublicKey) error {
 		return fmt.Errorf("typ %q, want %q", typ, syncevent.TokenType)
 	}
 	var c jwt.Claims
-	if err := tok.Claims(pub, &c); err != nil {
+	var h struct {
+		BodyHash string `json:"body_sha256"`
+	}
+	if err := tok.Claims(pub, &c, &h); err != nil {
 		return err
+	}
+	if h.BodyHash != syncevent.BodyHash(body) {
+		return errors.New("body_sha256 does not match the body")
 	}
 	return c.ValidateWithLeeway(jwt.Expected{Issuer: testIssuer, AnyAudience: jwt.Audience{syncevent.Audience}, Time: time.Now()}, 0)
 }
@@ -107,13 +114,18 @@ func (tg *target) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthenticated", http.StatusUnauthorized)
 		return
 	}
-	if err := verifySync(auth[7:], tg.pub); err != nil {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	if err := verifySync(auth[7:], tg.pub, body); err != nil {
 		tg.bad(err)
 		http.Error(w, "bad token", http.StatusUnauthorized)
 		return
 	}
 	var b syncevent.Batch
-	if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
+	if err := json.Unmarshal(body, &b); err != nil {
 		http.Error(w, "bad body", http.StatusBadRequest)
 		return
 	}

@@ -35,7 +35,7 @@ type Store interface {
 
 // TokenSource signs the short-lived token of one sync call; *tokens.Issuer implements it.
 type TokenSource interface {
-	Sync() (string, error)
+	Sync(body []byte) (string, error)
 }
 
 // Observer receives the relay's measurements, per target (its URL, any password hidden).

@@ -96,13 +96,18 @@ func (w *worker) round(ctx context.Context, limit int) outcome {
 	ds, rest := fit(ds, w.cfg.MaxBatchBytes)
 	w.release(mctx, eventIDs(rest))
 	ids := eventIDs(ds)
-	token, err := w.deps.Tokens.Sync()
+	body, err := batchBody(ds)
+	if err != nil {
+		w.release(mctx, ids)
+		return outcome{err: err}
+	}
+	token, err := w.deps.Tokens.Sync(body)
 	if err != nil {
 		w.release(mctx, ids)
 		return outcome{err: fmt.Errorf("sign sync token: %w", err)}
 	}
 	start := time.Now()
-	sendErr := w.send(ctx, token, ds)
+	sendErr := w.send(ctx, token, body)
 	switch {
 	case sendErr == nil:
 		w.deps.Observer.Delivered(w.label, len(ds))
@@ -160,17 +165,7 @@ func (w *worker) release(ctx context.Context, eventIDs []string) {
 }
 
 // send POSTs one batch with the token and succeeds on a 2xx answer only.
-func (w *worker) send(ctx context.Context, token string, ds []store.Delivery) error {
-	events := make([]json.RawMessage, len(ds))
-	for i, d := range ds {
-		events[i] = d.Payload
-	}
-	body, err := json.Marshal(struct {
-		Events []json.RawMessage `json:"events"`
-	}{events})
-	if err != nil {
-		return fmt.Errorf("encode batch: %w", err)
-	}
+func (w *worker) send(ctx context.Context, token string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.target, bytes.NewReader(body))
@@ -191,6 +186,21 @@ func (w *worker) send(ctx context.Context, token string, ds []store.Delivery) er
 		return fmt.Errorf("%w %s: %s", errStatus, resp.Status, printable(head))
 	}
 	return nil
+}
+
+// batchBody is the request body carrying ds: {"events": [...]}.
+func batchBody(ds []store.Delivery) ([]byte, error) {
+	events := make([]json.RawMessage, len(ds))
+	for i, d := range ds {
+		events[i] = d.Payload
+	}
+	body, err := json.Marshal(struct {
+		Events []json.RawMessage `json:"events"`
+	}{events})
+	if err != nil {
+		return nil, fmt.Errorf("encode batch: %w", err)
+	}
+	return body, nil
 }
 
 // printable keeps the start of a response body fit for a log line and the last_error column.

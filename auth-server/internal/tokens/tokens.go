@@ -75,13 +75,22 @@ func (i *Issuer) Access(sub Subject, sid string) (string, time.Time, error) {
 	return tok, exp, err
 }
 
-// Sync signs a token that authenticates one user-sync call.
-func (i *Issuer) Sync() (string, error) {
+// syncClaims are the claims of a sync token.
+type syncClaims struct {
+	jwt.Claims
+	BodyHash string `json:"body_sha256"`
+}
+
+// Sync signs a token that authenticates one user-sync call carrying body.
+func (i *Issuer) Sync(body []byte) (string, error) {
 	now := i.now().UTC().Truncate(time.Second)
-	c := jwt.Claims{
-		Issuer: i.issuer, Subject: "auth-server", Audience: jwt.Audience{syncevent.Audience},
-		Expiry: jwt.NewNumericDate(now.Add(SyncTokenTTL)), IssuedAt: jwt.NewNumericDate(now),
-		NotBefore: jwt.NewNumericDate(now), ID: uuid.NewString(),
+	c := syncClaims{
+		Claims: jwt.Claims{
+			Issuer: i.issuer, Subject: "auth-server", Audience: jwt.Audience{syncevent.Audience},
+			Expiry: jwt.NewNumericDate(now.Add(SyncTokenTTL)), IssuedAt: jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now), ID: uuid.NewString(),
+		},
+		BodyHash: syncevent.BodyHash(body),
 	}
 	return i.sign(syncevent.TokenType, c)
 }

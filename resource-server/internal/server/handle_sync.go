@@ -1,9 +1,16 @@
 package server
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/jwtauth/jwtauth/internal/syncevent"
+	"github.com/jwtauth/jwtauth/resource-server/verifier"
 )
 
 // syncRequest is syncevent.Batch with "events" required.
@@ -15,7 +22,18 @@ type syncRequest struct {
 // idempotently → 200 {"applied": n, "ignored": m}. The route's middleware has verified the
 // auth server's sync token; a malformed body or event is 400 and nothing is applied.
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) error {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return errUnsupportedMedia
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return bodyError(err)
+	}
+	if err := checkBodyHash(r, body); err != nil {
+		return err
+	}
 	var req syncRequest
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
@@ -31,5 +49,31 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) error {
 		s.log.Info("user sync applied", "request_id", requestID(r.Context()), "applied", res.Applied, "ignored", res.Ignored)
 	}
 	encode(w, http.StatusOK, res)
+	return nil
+}
+
+// errBodyMismatch refuses a sync token presented with another body than the one it signs.
+var errBodyMismatch = &apiError{Status: http.StatusUnauthorized, Code: "invalid_token",
+	Description: "the sync token does not match the request body",
+	Challenge:   `Bearer error="invalid_token", error_description="the sync token does not match the request body"`}
+
+// checkBodyHash compares the verified sync token's body_sha256 claim with the body, so a token
+// seen by one sync target cannot carry other events to another.
+func checkBodyHash(r *http.Request, body []byte) error {
+	raw, _ := verifier.BearerToken(r) // verified by the route's middleware
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return errBodyMismatch
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return errBodyMismatch
+	}
+	var c struct {
+		BodyHash string `json:"body_sha256"`
+	}
+	if json.Unmarshal(payload, &c) != nil || c.BodyHash != syncevent.BodyHash(body) {
+		return errBodyMismatch
+	}
 	return nil
 }

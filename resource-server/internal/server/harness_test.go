@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"github.com/jwtauth/jwtauth/internal/syncevent"
 	"io"
 	"maps"
 	"net/http"
@@ -130,6 +131,25 @@ func (h *harness) sign(t *testing.T, key *ecdsa.PrivateKey, sub, name string, ed
 func syncToken(typ *string, c map[string]any) {
 	*typ = "sync+jwt"
 	c["aud"], c["sub"], c["sid"], c["preferred_username"], c["email"] = "user-sync", "auth-server", nil, nil, nil
+}
+
+// signs binds a sync token to the request body it comes with (body_sha256), encoding body as
+// the harness's do does.
+func signs(t *testing.T, body any) edit {
+	var raw []byte
+	switch b := body.(type) {
+	case string:
+		raw = []byte(b)
+	case []byte:
+		raw = b
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = j
+	}
+	return func(_ *string, c map[string]any) { c[syncevent.BodyHashClaim] = syncevent.BodyHash(raw) }
 }
 
 // response is a decoded answer.

@@ -32,7 +32,7 @@ func TestHealth(t *testing.T) {
 		{method: http.MethodGet, path: "/notes", token: alice},
 		{method: http.MethodPost, path: "/notes", token: alice, body: map[string]string{"title": "t"}},
 		{method: http.MethodGet, path: "/awesome_app", body: map[string]string{"access_token": alice}},
-		{method: http.MethodPost, path: "/sync/users", token: h.token(t, "", "", syncToken), body: map[string]any{"events": []any{}}},
+		{method: http.MethodPost, path: "/sync/users", token: h.token(t, "", "", syncToken, signs(t, map[string]any{"events": []any{}})), body: map[string]any{"events": []any{}}},
 	} {
 		r := h.do(t, rq).want(t, http.StatusServiceUnavailable, "temporarily_unavailable")
 		if r.header.Get("Retry-After") == "" || strings.Contains(r.raw, "closed") {

@@ -21,7 +21,8 @@ func deleteEvent(id, user string, version int64) syncevent.Event {
 // sync posts events to /sync/users with a good sync token.
 func (h *harness) sync(t *testing.T, events ...syncevent.Event) response {
 	t.Helper()
-	return h.do(t, req{method: http.MethodPost, path: "/sync/users", token: h.token(t, "", "", syncToken), body: syncevent.Batch{Events: events}})
+	body := syncevent.Batch{Events: events}
+	return h.do(t, req{method: http.MethodPost, path: "/sync/users", token: h.token(t, "", "", syncToken, signs(t, body)), body: body})
 }
 
 func TestSyncAuth(t *testing.T) {
@@ -36,7 +37,9 @@ func TestSyncAuth(t *testing.T) {
 		{"user's access token", h.token(t, aliceID, "alice"), false},
 		{"forged sync token", h.sign(t, h.forger, "", "", syncToken), false},
 		{"sync type, access audience", h.token(t, "", "", syncToken, func(_ *string, c map[string]any) { c["aud"] = audience }), false},
-		{"expired sync token", h.token(t, "", "", syncToken, func(_ *string, c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), false},
+		{"expired sync token", h.token(t, "", "", syncToken, signs(t, body), func(_ *string, c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), false},
+		{"sync token without body hash", h.token(t, "", "", syncToken), false},
+		{"sync token of another body", h.token(t, "", "", syncToken, signs(t, syncevent.Batch{Events: []syncevent.Event{}})), false},
 	}
 	for _, tt := range tests {
 		for _, rt := range []struct{ method, path string }{{http.MethodPost, "/sync/users"}, {http.MethodPost, "/sync_user"}, {http.MethodPut, "/sync_user"}} {
@@ -52,8 +55,9 @@ func TestSyncAuth(t *testing.T) {
 
 func TestSyncApply(t *testing.T) {
 	h := newHarness(t)
-	tok := h.token(t, "", "", syncToken)
 	batch := syncevent.Batch{Events: []syncevent.Event{upsertEvent("e1", aliceID, 1, "alice"), upsertEvent("e2", bobID, 1, "bob")}}
+	tok := h.token(t, "", "", syncToken, signs(t, batch))
+	empty := syncevent.Batch{Events: []syncevent.Event{}}
 	wantCounts := func(t *testing.T, r response, applied, ignored float64) {
 		t.Helper()
 		r.want(t, http.StatusOK, "")
@@ -64,7 +68,7 @@ func TestSyncApply(t *testing.T) {
 	wantCounts(t, h.do(t, req{method: http.MethodPost, path: "/sync/users", token: tok, body: batch}), 2, 0)
 	// The same batch again, on the seed's path and method: nothing changes.
 	wantCounts(t, h.do(t, req{method: http.MethodPut, path: "/sync_user", token: tok, body: batch}), 0, 2)
-	wantCounts(t, h.do(t, req{method: http.MethodPost, path: "/sync_user", token: tok, body: syncevent.Batch{Events: []syncevent.Event{}}}), 0, 0)
+	wantCounts(t, h.do(t, req{method: http.MethodPost, path: "/sync_user", token: h.token(t, "", "", syncToken, signs(t, empty)), body: empty}), 0, 0)
 	// A delete, then an older upsert arriving late: the tombstone holds.
 	wantCounts(t, h.sync(t, deleteEvent("e3", bobID, 3), upsertEvent("e4", bobID, 2, "bob2")), 1, 1)
 	if u, err := h.store.User(t.Context(), bobID); err != nil || !u.Deleted || u.Version != 3 {
@@ -85,6 +89,7 @@ func TestSyncApply(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
+			tok := h.token(t, "", "", syncToken, signs(t, tt.body))
 			h.do(t, req{method: http.MethodPost, path: "/sync/users", token: tok, body: tt.body, contentType: tt.contentType}).want(t, tt.status, tt.code)
 		})
 	}
