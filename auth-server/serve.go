@@ -12,9 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
 	"github.com/jwtauth/jwtauth/auth-server/internal/server"
+	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
 )
 
@@ -34,6 +36,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if a.ring != nil {
 		if err := a.ring.Bootstrap(ctx); err != nil {
 			return err
+		}
+		a.ring.OnAutoRotate = func(ctx context.Context, res keyring.Result) {
+			_ = a.store.Audit(ctx, store.AuditEvent{At: time.Now(), Event: store.AuditKeyRotated,
+				Detail: fmt.Sprintf("current=%s retired=%s automatic=true", res.Current, res.Retired)})
 		}
 		go a.ring.Run(ctx, keyPollInterval)
 	}

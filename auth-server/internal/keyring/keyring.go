@@ -57,6 +57,9 @@ type Ring struct {
 	reloadMu sync.Mutex
 	// OnChange, when set before Run, is called after a reload with the new key set.
 	OnChange func(ks []keys.Key)
+	// OnAutoRotate, when set before Run, is called after this replica rotated automatically
+	// (the audit trail records it).
+	OnAutoRotate func(ctx context.Context, res Result)
 }
 
 // New returns a Ring for keys of algorithm alg, sealed by sealer, under policy.
@@ -265,6 +268,9 @@ func (r *Ring) Run(ctx context.Context, interval time.Duration) {
 				r.log.Warn("automatic rotation failed", "err", err)
 			default:
 				r.log.Info("keys rotated automatically", "kid", res.Current, "next", res.Next)
+				if r.OnAutoRotate != nil {
+					r.OnAutoRotate(ctx, res)
+				}
 			}
 		}
 	}

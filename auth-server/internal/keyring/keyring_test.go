@@ -151,6 +151,8 @@ func TestRunPicksUpChangesAndAutoRotates(t *testing.T) {
 	if err := b.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
+	var audited sync.Map
+	b.OnAutoRotate = func(_ context.Context, res keyring.Result) { audited.Store(res.Current, true) }
 	done := make(chan struct{})
 	go func() { b.Run(ctx, 10*time.Millisecond); close(done) }()
 	defer func() { cancel(); <-done }()
@@ -165,6 +167,7 @@ func TestRunPicksUpChangesAndAutoRotates(t *testing.T) {
 	// Past RotateEvery, b rotates by itself.
 	c.Advance(25 * time.Hour)
 	waitFor(t, "automatic rotation", func() bool { return b.CurrentKID() == res.Next })
+	waitFor(t, "the automatic rotation to be reported", func() bool { _, ok := audited.Load(res.Next); return ok })
 }
 
 // A retired key past its removal time is deleted by the running ring.
