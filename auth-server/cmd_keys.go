@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,12 +32,11 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 	if err := a.ring.Bootstrap(ctx); err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print JSON")
-	force := fs.Bool("force", false, "rotate even if the next key has not been published for KEY_PUBLISH_AHEAD (emergencies)")
-	if err := fs.Parse(args[1:]); err != nil {
+	opts, err := parseKeysArgs(args[1:])
+	if err != nil {
 		return err
 	}
+	asJSON, force := &opts.json, &opts.force
 	now := time.Now()
 	switch args[0] {
 	case "list":
@@ -58,10 +57,10 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		fmt.Fprintf(stdout, "rotated: current %s, next %s, retired %s\n", res.Current, res.Next, res.Retired)
 		return nil
 	case "revoke":
-		if fs.NArg() != 1 {
+		if len(opts.args) != 1 {
 			return errors.New("keys revoke: want exactly one KID")
 		}
-		res, err := a.ring.Revoke(ctx, fs.Arg(0))
+		res, err := a.ring.Revoke(ctx, opts.args[0])
 		if err != nil {
 			return err
 		}
@@ -71,6 +70,35 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 	default:
 		return fmt.Errorf("keys: unknown subcommand %q (want list, rotate or revoke)", args[0])
 	}
+}
+
+type keysArgs struct {
+	json, force bool
+	args        []string
+}
+
+// parseKeysArgs reads --json, --force and positional arguments. It is not the flag package:
+// a kid is base64url and may start with "-", so anything that is not one of the two flags is
+// an argument (and everything after "--" is).
+func parseKeysArgs(args []string) (keysArgs, error) {
+	var o keysArgs
+	for i, a := range args {
+		switch a {
+		case "--json", "-json":
+			o.json = true
+		case "--force", "-force":
+			o.force = true
+		case "--":
+			o.args = append(o.args, args[i+1:]...)
+			return o, nil
+		default:
+			if strings.HasPrefix(a, "--") {
+				return o, fmt.Errorf("keys: unknown flag %s (want --json or --force)", a)
+			}
+			o.args = append(o.args, a)
+		}
+	}
+	return o, nil
 }
 
 type keyJSON struct {

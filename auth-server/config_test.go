@@ -110,3 +110,24 @@ AUTH_DB="auth_db"
 		t.Errorf("env over .env: %v %v", c.DatabaseURL, err)
 	}
 }
+
+// A kid is base64url and may start with "-": it must still be taken as the argument.
+func TestParseKeysArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args        []string
+		json, force bool
+		rest        string
+		bad         bool
+	}{
+		{args: []string{"-M62CZC10abc"}, rest: "-M62CZC10abc"},
+		{args: []string{"--", "--weird"}, rest: "--weird"},
+		{args: []string{"--json"}, json: true},
+		{args: []string{"--force"}, force: true},
+		{args: []string{"--bogus"}, bad: true},
+	} {
+		o, err := parseKeysArgs(tc.args)
+		if (err != nil) != tc.bad || o.json != tc.json || o.force != tc.force || strings.Join(o.args, " ") != tc.rest {
+			t.Errorf("parseKeysArgs(%q) = %+v, %v", tc.args, o, err)
+		}
+	}
+}
