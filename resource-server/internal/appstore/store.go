@@ -6,14 +6,11 @@ package appstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/jwtauth/jwtauth/db"
 )
@@ -79,29 +76,9 @@ func classify(err error) error {
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err
 	}
-	if isUnavailable(err) {
+	if db.IsUnavailable(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
 }
 
-func isUnavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) {
-		return true
-	}
-	var pe *pq.Error
-	if errors.As(err, &pe) {
-		// Class 08: connection exception; 57P0x: shutdown/crash; 53: insufficient resources.
-		c := string(pe.Code)
-		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "57P") || strings.HasPrefix(c, "53")
-	}
-	msg := err.Error()
-	for _, s := range []string{"connection refused", "driver: bad connection", "broken pipe",
-		"connection reset", "unexpected EOF", "database is locked", "database is closed",
-		"no such host", "i/o timeout", "too many clients"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
-}
