@@ -189,15 +189,3 @@ func urlPort(u *url.URL) int {
 	return 80
 }
 
-// containerPort is the container side of a Compose port mapping: "8080:8080",
-// "127.0.0.1:8080:8080", "8080", "8080/tcp".
-func containerPort(t testing.TB, mapping string) int {
-	t.Helper()
-	parts := strings.Split(mapping, ":")
-	p, _, _ := strings.Cut(parts[len(parts)-1], "/")
-	n, err := strconv.Atoi(p)
-	if err != nil {
-		t.Fatalf("port mapping %q: %v", mapping, err)
-	}
-	return n
-}

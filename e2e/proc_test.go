@@ -72,7 +72,10 @@ func newProc(t testing.TB, kind string, env map[string]string) *Proc {
 	}
 	if a := p.env[addrVar]; a != "" {
 		_, port, err := net.SplitHostPort(a)
-		if p.Port, err = strconv.Atoi(port); err != nil {
+		if err == nil {
+			p.Port, err = strconv.Atoi(port)
+		}
+		if err != nil {
 			t.Fatalf("%s=%q: want host:port", addrVar, a)
 		}
 	} else {
