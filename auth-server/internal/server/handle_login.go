@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -58,7 +59,10 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, p url.Val
 	if login == "" || pw == "" {
 		return errBadRequest("invalid_request", "username and password are required")
 	}
-	if len(login) > 254 || len(pw) > 1024 {
+	if len(login) > 254 || len(pw) > 1024 || !utf8.ValidString(login) || strings.ContainsRune(login, 0) {
+		// No such user can exist (names and emails are validated at signup): the same
+		// answer, and the same work, as a wrong password, without storing the name anywhere.
+		s.hasher.VerifyDummy(r.Context(), pw)
 		return errInvalidCredentials
 	}
 	ctx := r.Context()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
@@ -149,6 +150,9 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) erro
 func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) error {
 	c := claimsFrom(r.Context())
 	id := mux.Vars(r)["id"]
+	if _, err := uuid.Parse(id); err != nil {
+		return errNotFound // not an id of ours (and never sent to the database)
+	}
 	now := s.now().UTC()
 	ev := store.AuditEvent{At: now, Event: store.AuditSessionEnded, UserID: c.UserID, SessionID: id, IP: clientIP(r),
 		Detail: "ended from session " + c.SessionID}

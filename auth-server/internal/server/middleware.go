@@ -126,7 +126,7 @@ func userAgent(r *http.Request) string {
 	if len(ua) > 256 {
 		ua = ua[:256]
 	}
-	return strings.ToValidUTF8(ua, "")
+	return strings.ReplaceAll(strings.ToValidUTF8(ua, ""), "\x00", "")
 }
 
 type statusRecorder struct {

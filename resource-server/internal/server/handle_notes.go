@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 )
 
@@ -65,7 +66,11 @@ func (s *Server) handleListNotes(w http.ResponseWriter, r *http.Request) error {
 
 // handleGetNote answers one of the user's notes; another user's note is 404.
 func (s *Server) handleGetNote(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.store.Note(r.Context(), claims(r).Subject, mux.Vars(r)["id"])
+	id := mux.Vars(r)["id"]
+	if _, err := uuid.Parse(id); err != nil {
+		return errNotFound // not an id of ours (and never sent to the database)
+	}
+	n, err := s.store.Note(r.Context(), claims(r).Subject, id)
 	if err != nil {
 		return err
 	}
@@ -75,7 +80,11 @@ func (s *Server) handleGetNote(w http.ResponseWriter, r *http.Request) error {
 
 // handleDeleteNote removes one of the user's notes → 204; another user's note is 404.
 func (s *Server) handleDeleteNote(w http.ResponseWriter, r *http.Request) error {
-	if err := s.store.DeleteNote(r.Context(), claims(r).Subject, mux.Vars(r)["id"]); err != nil {
+	id := mux.Vars(r)["id"]
+	if _, err := uuid.Parse(id); err != nil {
+		return errNotFound
+	}
+	if err := s.store.DeleteNote(r.Context(), claims(r).Subject, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
