@@ -87,4 +87,3 @@ func classify(err error) error {
 	}
 	return err
 }
-

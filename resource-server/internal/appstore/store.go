@@ -81,4 +81,3 @@ func classify(err error) error {
 	}
 	return err
 }
-
