@@ -188,4 +188,3 @@ func urlPort(u *url.URL) int {
 	}
 	return 80
 }
-
