@@ -182,7 +182,7 @@ func (r *Report) writeProfiles(b *strings.Builder) {
 			continue
 		}
 		if first {
-			b.WriteString("\n### CPU profiles of the missed targets\n\nFlat profile of the server process during one more run of the scenario (`perf record -F 999 -p PID`, then `perf report --no-children --sort dso,sym`; the servers expose no pprof endpoint), top entries:\n")
+			b.WriteString("\n### CPU profiles of the missed targets\n\nThe server process during one more run of the scenario (`perf record -F 999 -p PID`, then `perf report --no-children --sort dso,sym`, summed by Go package; the servers expose no pprof endpoint). Self time, in % of the samples; \"kernel\" is the system calls and network stack working for the process.\n")
 			first = false
 		}
 		fmt.Fprintf(b, "\n#### %s, %s\n\n```\n%s\n```\n", row.Store, row.Name, strings.TrimSpace(row.Profile))
