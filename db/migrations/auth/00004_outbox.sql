@@ -26,9 +26,11 @@ CREATE TABLE outbox_deliveries (
     PRIMARY KEY (event_id, target)
 );
 -- Partial indexes over the pending rows only (both databases support them; queries repeat the
--- literal predicate so the planner uses them): the relay's claim, its per-user order check,
--- and the purge of delivered rows.
-CREATE INDEX outbox_deliveries_due_idx ON outbox_deliveries (target, next_attempt_at) WHERE delivered_at = 0;
+-- literal predicate so the planner uses them). The relay's claim walks due_idx in its ORDER BY
+-- (next_attempt_at, version) and, per candidate, looks up the user's lowest pending version in
+-- user_idx; see ClaimDeliveries. Updates of claimed rows go through the primary key (see
+-- stillPending). delivered_idx serves the purge of delivered rows.
+CREATE INDEX outbox_deliveries_due_idx ON outbox_deliveries (target, next_attempt_at, version) WHERE delivered_at = 0;
 CREATE INDEX outbox_deliveries_user_idx ON outbox_deliveries (target, user_id, version) WHERE delivered_at = 0;
 CREATE INDEX outbox_deliveries_delivered_idx ON outbox_deliveries (delivered_at) WHERE delivered_at > 0;
 
