@@ -9,11 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/jwtauth/jwtauth/db"
-	"github.com/jwtauth/jwtauth/internal/syncevent"
 )
 
 // The relay's side of the outbox: claiming due deliveries under a lease, recording their
@@ -289,11 +287,9 @@ func (s *Store) addReplayEvents(ctx context.Context, tx *sqlx.Tx, page []userRow
 	events := make([][]any, 0, len(page))
 	deliveries := make([][]any, 0, len(page)*len(targets))
 	for _, r := range page {
-		ev := syncevent.Event{ID: uuid.NewString(), Type: EventUpsert, OccurredAt: now.UTC(),
-			User: syncevent.User{ID: r.ID, Username: r.Username, Email: r.Email, Version: r.Version}}
-		payload, err := json.Marshal(ev)
+		ev, payload, err := newUserEvent(EventUpsert, r.user(), now)
 		if err != nil {
-			return fmt.Errorf("replay: encode event: %w", err)
+			return fmt.Errorf("replay: %w", err)
 		}
 		events = append(events, []any{ev.ID, r.ID, r.Version, EventUpsert, string(payload), ms(now)})
 		for _, t := range targets {

@@ -21,15 +21,9 @@ const (
 // addUserEvent writes one outbox event for u and a pending delivery per target, inside tx, so
 // the event exists exactly when the change it describes was committed.
 func (s *Store) addUserEvent(ctx context.Context, tx *sqlx.Tx, kind string, u User, targets []string, now time.Time) error {
-	ev := syncevent.Event{
-		ID:         uuid.NewString(),
-		Type:       kind,
-		User:       syncevent.User{ID: u.ID, Username: u.Username, Email: u.Email, Version: u.Version},
-		OccurredAt: now.UTC(),
-	}
-	payload, err := json.Marshal(ev)
+	ev, payload, err := newUserEvent(kind, u, now)
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO outbox_events (id, user_id, version, kind, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 		ev.ID, u.ID, u.Version, kind, string(payload), ms(now)); err != nil {
@@ -42,4 +36,20 @@ func (s *Store) addUserEvent(ctx context.Context, tx *sqlx.Tx, kind string, u Us
 		}
 	}
 	return nil
+}
+
+// newUserEvent is the event describing u's change of kind at now, and its JSON payload: the
+// one definition of what a sync event says, for changes and replays alike.
+func newUserEvent(kind string, u User, now time.Time) (syncevent.Event, []byte, error) {
+	ev := syncevent.Event{
+		ID:         uuid.NewString(),
+		Type:       kind,
+		User:       syncevent.User{ID: u.ID, Username: u.Username, Email: u.Email, Version: u.Version},
+		OccurredAt: now.UTC(),
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return syncevent.Event{}, nil, fmt.Errorf("encode event: %w", err)
+	}
+	return ev, payload, nil
 }
