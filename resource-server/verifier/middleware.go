@@ -56,7 +56,9 @@ func BearerToken(r *http.Request) (string, bool) {
 		return "", false
 	}
 	token = strings.Trim(token, " \t")
-	if token == "" || strings.ContainsAny(token, " \t") {
+	// Two IndexByte scans (vectorised) instead of ContainsAny, which tests a
+	// token of ~600 bytes one byte at a time on every request.
+	if token == "" || strings.IndexByte(token, ' ') >= 0 || strings.IndexByte(token, '\t') >= 0 {
 		return "", false
 	}
 	return token, true

@@ -49,11 +49,20 @@ func (r userRow) user() User {
 
 const userCols = "id, username, email, version, deleted, created_at, updated_at"
 
+// dest is where Scan puts a row of userCols, in their order.
+func (r *userRow) dest() []any {
+	return []any{&r.ID, &r.Username, &r.Email, &r.Version, &r.Deleted, &r.CreatedAt, &r.UpdatedAt}
+}
+
 // User returns the user row with id, tombstones included (Deleted set); ErrNotFound when
 // there is none.
 func (s *Store) User(ctx context.Context, id string) (User, error) {
+	st, err := s.getUser.get(ctx, s.db)
+	if err != nil {
+		return User{}, classify(fmt.Errorf("get user: %w", err))
+	}
 	var r userRow
-	err := s.db.GetContext(ctx, &r, s.q(`SELECT `+userCols+` FROM app_users WHERE id = ?`), id)
+	err = st.QueryRowContext(s.readCtx(ctx), id).Scan(r.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}

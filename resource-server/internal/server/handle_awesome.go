@@ -36,11 +36,15 @@ func (s *Server) handleAwesomeApp(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	encode(w, http.StatusOK, map[string]string{
-		"accessed_user": cmp.Or(u.Username, c.PreferredUsername, c.Subject),
-		"msg":           awesomeMsg,
-	})
+	writeJSON(w, http.StatusOK, appendAwesome(make([]byte, 0, 96), cmp.Or(u.Username, c.PreferredUsername, c.Subject)))
 	return nil
+}
+
+// appendAwesome appends the answer {"accessed_user": user, "msg": awesomeMsg} as
+// encoding/json encodes that map (keys sorted), and a newline.
+func appendAwesome(b []byte, user string) []byte {
+	b = appendString(append(b, `{"accessed_user":`...), user)
+	return append(b, `,"msg":"`+awesomeMsg+`"}`+"\n"...)
 }
 
 // awesomeToken takes the token from `Authorization: Bearer`, else from the JSON body. No

@@ -6,7 +6,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/gorilla/mux"
 )
 
 // Limits of a note, in characters.
@@ -66,7 +65,7 @@ func (s *Server) handleListNotes(w http.ResponseWriter, r *http.Request) error {
 
 // handleGetNote answers one of the user's notes; another user's note is 404.
 func (s *Server) handleGetNote(w http.ResponseWriter, r *http.Request) error {
-	id := mux.Vars(r)["id"]
+	id := pathVar(r, "id")
 	if _, err := uuid.Parse(id); err != nil {
 		return errNotFound // not an id of ours (and never sent to the database)
 	}
@@ -80,7 +79,7 @@ func (s *Server) handleGetNote(w http.ResponseWriter, r *http.Request) error {
 
 // handleDeleteNote removes one of the user's notes → 204; another user's note is 404.
 func (s *Server) handleDeleteNote(w http.ResponseWriter, r *http.Request) error {
-	id := mux.Vars(r)["id"]
+	id := pathVar(r, "id")
 	if _, err := uuid.Parse(id); err != nil {
 		return errNotFound
 	}

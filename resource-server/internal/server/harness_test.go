@@ -43,14 +43,15 @@ type harness struct {
 	db     *db.DB
 	store  *appstore.Store
 	srv    *httptest.Server
+	h      http.Handler // the server's handler, for in-process benchmarks
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	return newHarnessOn(t, testdb.Open(t, testdb.SQLiteURL(t), db.AppSchema))
 }
 
-func newHarnessOn(t *testing.T, d *db.DB) *harness {
+func newHarnessOn(t testing.TB, d *db.DB) *harness {
 	t.Helper()
 	h := &harness{key: newKey(t), forger: newKey(t), db: d}
 	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
@@ -67,12 +68,13 @@ func newHarnessOn(t *testing.T, d *db.DB) *harness {
 	metrics := server.NewMetrics(reg)
 	v := newVerifier(t, h.jwks.URL, metrics)
 	h.store = appstore.New(d, time.Now)
-	h.srv = httptest.NewServer(server.New(server.Deps{Store: h.store, Verifier: v, Metrics: metrics}))
+	h.h = server.New(server.Deps{Store: h.store, Verifier: v, Metrics: metrics})
+	h.srv = httptest.NewServer(h.h)
 	t.Cleanup(h.srv.Close)
 	return h
 }
 
-func newVerifier(t *testing.T, jwksURL string, obs verifier.Observer) *verifier.Verifier {
+func newVerifier(t testing.TB, jwksURL string, obs verifier.Observer) *verifier.Verifier {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -84,7 +86,7 @@ func newVerifier(t *testing.T, jwksURL string, obs verifier.Observer) *verifier.
 	return v
 }
 
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -97,12 +99,12 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 type edit func(typ *string, c map[string]any)
 
 // token signs an access token for sub/name with the published key after edits.
-func (h *harness) token(t *testing.T, sub, name string, edits ...edit) string {
+func (h *harness) token(t testing.TB, sub, name string, edits ...edit) string {
 	t.Helper()
 	return h.sign(t, h.key, sub, name, edits...)
 }
 
-func (h *harness) sign(t *testing.T, key *ecdsa.PrivateKey, sub, name string, edits ...edit) string {
+func (h *harness) sign(t testing.TB, key *ecdsa.PrivateKey, sub, name string, edits ...edit) string {
 	t.Helper()
 	now := time.Now()
 	c := map[string]any{

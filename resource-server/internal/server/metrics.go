@@ -2,8 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,6 +19,10 @@ type Metrics struct {
 	cache    *prometheus.CounterVec
 	jwks     *prometheus.CounterVec
 	synced   *prometheus.CounterVec
+	// The children counted on every request, resolved once (WithLabelValues hashes and
+	// validates its labels under a lock on each call).
+	cacheHit, cacheMiss prometheus.Counter
+	other               *routeMetrics // requests that matched no route
 }
 
 var _ verifier.Observer = (*Metrics)(nil)
@@ -41,6 +43,8 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "User-sync events received by outcome (applied, ignored)."}, []string{"outcome"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.cache, m.jwks, m.synced)
+	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
+	m.other = m.route(routeOther)
 	return m
 }
 
@@ -52,14 +56,14 @@ func (m *Metrics) Handler() http.Handler {
 // CacheHit counts a verified-token cache hit (verifier.Observer).
 func (m *Metrics) CacheHit() {
 	if m != nil {
-		m.cache.WithLabelValues("hit").Inc()
+		m.cacheHit.Inc()
 	}
 }
 
 // CacheMiss counts a verified-token cache miss (verifier.Observer).
 func (m *Metrics) CacheMiss() {
 	if m != nil {
-		m.cache.WithLabelValues("miss").Inc()
+		m.cacheMiss.Inc()
 	}
 }
 
@@ -73,19 +77,6 @@ func (m *Metrics) JWKSRefresh(err error) {
 		result = "error"
 	}
 	m.jwks.WithLabelValues(result).Inc()
-}
-
-func (m *Metrics) observeRequest(route, method string, status int, d time.Duration) {
-	if m == nil {
-		return
-	}
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions:
-	default:
-		method = "other" // clients choose the method: keep the label set bounded
-	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
 }
 
 func (m *Metrics) syncApplied(applied, ignored int) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
 
 	"github.com/gorilla/mux"
 
@@ -30,21 +31,46 @@ type Server struct {
 	syncVerify *verifier.Verifier // the auth server's sync calls (typ sync+jwt, aud user-sync)
 	metrics    *Metrics
 	log        *slog.Logger
+	ids        *idGenerator
+	router     *mux.Router
 	handler    http.Handler
 }
 
 // New returns the resource server's handler.
 func New(d Deps) *Server {
 	s := &Server{store: d.Store, verifier: d.Verifier, metrics: d.Metrics, log: d.Logger,
-		syncVerify: d.Verifier.WithExpectations(syncevent.TokenType, syncevent.Audience)}
+		syncVerify: d.Verifier.WithExpectations(syncevent.TokenType, syncevent.Audience), ids: newIDGenerator()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	r := mux.NewRouter()
-	s.routes(r)
-	r.Use(nameRoute)
-	s.handler = s.middleware(r)
+	s.router = mux.NewRouter()
+	s.routes(s.router)
+	s.handler = s.middleware(http.HandlerFunc(s.dispatch))
 	return s
+}
+
+// dispatch routes a request with mux. A clean path that matches a route goes straight to its
+// handler, with the path variables in the request state (see pathVar): mux's ServeHTTP would
+// copy the request twice to put the match in the context. Everything else (a path to clean
+// and redirect, 404, 405) is mux's ServeHTTP's to answer.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	var m mux.RouteMatch
+	if p := r.URL.Path; p != "" && p[0] == '/' && path.Clean(p) == p && s.router.Match(r, &m) && m.MatchErr == nil {
+		if rq, ok := r.Context().Value(ctxRequest).(*request); ok {
+			rq.vars = m.Vars
+		}
+		m.Handler.ServeHTTP(w, r)
+		return
+	}
+	s.router.ServeHTTP(w, r)
+}
+
+// pathVar returns the path variable name of the matched route ("" when there is none).
+func pathVar(r *http.Request, name string) string {
+	if rq, ok := r.Context().Value(ctxRequest).(*request); ok && rq.vars != nil {
+		return rq.vars[name]
+	}
+	return mux.Vars(r)[name]
 }
 
 // ServeHTTP serves one request.
@@ -61,14 +87,36 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 	})
 }
 
-// authed runs h only for a valid Bearer access token; the verifier's middleware answers 401
-// otherwise, and h finds the claims with verifier.ClaimsFrom.
+// authed runs h only for a valid Bearer access token and answers 401 otherwise, shaped as the
+// verifier's Middleware shapes it (errUnauthorized). It verifies in line rather than through
+// that middleware, which would copy the request to carry the claims in its context: they ride
+// in the middleware's request state instead, where claims finds them.
 func (s *Server) authed(h handlerFunc) http.Handler {
-	return s.verifier.Middleware(s.handle(h))
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		rq, ok := r.Context().Value(ctxRequest).(*request)
+		if !ok {
+			return errInternal // only reachable if the middleware were not installed: fail closed
+		}
+		token, ok := verifier.BearerToken(r)
+		if !ok {
+			return errUnauthorized(verifier.ErrMissingToken)
+		}
+		c, err := s.verifier.Verify(r.Context(), token)
+		if err != nil {
+			s.log.DebugContext(r.Context(), "token rejected", "request_id", rq.id, "reason", verifier.Description(err))
+			return errUnauthorized(err)
+		}
+		rq.claims = c
+		return h(w, r)
+	})
 }
 
-// claims returns the verified claims the verifier's middleware put in the request context.
+// claims returns the verified claims of the request: those authed verified, or those a
+// verifier's Middleware put in the context (the sync routes).
 func claims(r *http.Request) *verifier.Claims {
+	if rq, ok := r.Context().Value(ctxRequest).(*request); ok && rq.claims != nil {
+		return rq.claims
+	}
 	c, ok := verifier.ClaimsFrom(r.Context())
 	if !ok {
 		// Only reachable if a route were registered without authed: fail closed.
@@ -84,12 +132,13 @@ func identity(c *verifier.Claims) appstore.Identity {
 
 type ctxKey int
 
-const (
-	ctxRequestID ctxKey = iota
-	ctxRoute
-)
+// ctxRequest holds the *request of the middleware.
+const ctxRequest ctxKey = 0
 
+// requestID is the id the middleware gave the request ("" outside it).
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxRequestID).(string)
-	return id
+	if rq, ok := ctx.Value(ctxRequest).(*request); ok {
+		return rq.id
+	}
+	return ""
 }
