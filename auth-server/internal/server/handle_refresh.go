@@ -57,14 +57,9 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, token stri
 	default:
 		return errInvalidGrant
 	}
-	u, err := s.store.UserByID(r.Context(), st.Session.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return errInvalidGrant // deleted meanwhile: its sessions went with it
-	}
-	if err != nil {
-		return err
-	}
-	tr, err := s.tokenResponse(u, st.Session.ID, run.child)
+	// The access token is signed after the store's work is done, with the user read in the
+	// same statement as the token: no lock is held while signing.
+	tr, err := s.tokenResponse(st.User, st.Session.ID, run.child)
 	if err != nil {
 		return err
 	}
@@ -73,8 +68,8 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, token stri
 	return nil
 }
 
-// refreshRun is one refresh: the decision taken inside the store's transaction, and the
-// child token it yields.
+// refreshRun is one refresh: the decision taken on the state the store read, and the child
+// token it yields.
 type refreshRun struct {
 	s       *Server
 	token   string
@@ -82,20 +77,36 @@ type refreshRun struct {
 	ip      string
 	outcome refresh.Outcome
 	child   string
+	// made once, on the first decision to rotate, and reused if decide runs again
+	newChild, newHash, newSealed string
 }
 
-// decide applies the refresh policy to the locked state; it may run again on a retried
-// transaction, so it sets every result afresh.
+// makeChild returns a new child token, its hash and the child sealed under the presented
+// token, made on the first call and the same on later ones: a rotation decided again (after
+// a lost race) stores the child made for the first, which was never committed.
+func (x *refreshRun) makeChild() (child, hash, sealed string, err error) {
+	if x.newChild != "" {
+		return x.newChild, x.newHash, x.newSealed, nil
+	}
+	if child, hash, err = refresh.NewToken(); err != nil {
+		return "", "", "", err
+	}
+	if sealed, err = refresh.Seal(x.token, child); err != nil {
+		return "", "", "", err
+	}
+	x.newChild, x.newHash, x.newSealed = child, hash, sealed
+	return child, hash, sealed, nil
+}
+
+// decide applies the refresh policy to the state the store read; it may run again (the
+// store decides again under lock after a lost race, or retries its transaction), so it sets
+// every result afresh.
 func (x *refreshRun) decide(st store.RefreshState) (store.RefreshStep, error) {
 	p := x.s.cfg.Refresh
 	x.outcome, x.child = p.Decide(policyState(st), x.now), ""
 	switch x.outcome {
 	case refresh.Rotate:
-		child, hash, err := refresh.NewToken()
-		if err != nil {
-			return store.RefreshStep{}, err
-		}
-		sealed, err := refresh.Seal(x.token, child)
+		child, hash, sealed, err := x.makeChild()
 		if err != nil {
 			return store.RefreshStep{}, err
 		}

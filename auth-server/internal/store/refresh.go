@@ -9,11 +9,17 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/jwtauth/jwtauth/db"
 )
 
 // ErrSessionEnded reports a rotation that lost a race with the revocation of its session (a
 // logout committed between reading the session and writing it): nothing was changed.
 var ErrSessionEnded = errors.New("session ended")
+
+// errStale reports a compare-and-swap write whose row changed since it was read: the write
+// was not applied, and the caller decides again under the row's lock.
+var errStale = errors.New("refresh token changed since it was read")
 
 // RefreshToken is a stored refresh token: only its hash, never the token.
 type RefreshToken struct {
@@ -26,28 +32,13 @@ type RefreshToken struct {
 	ChildSealed string    // once spent: its child, sealed with a key only the token itself gives
 }
 
-type refreshRow struct {
-	Hash        string `db:"token_hash"`
-	SessionID   string `db:"session_id"`
-	ParentHash  string `db:"parent_hash"`
-	CreatedAt   int64  `db:"created_at"`
-	ExpiresAt   int64  `db:"expires_at"`
-	SpentAt     int64  `db:"spent_at"`
-	ChildSealed string `db:"child_sealed"`
-}
-
-const refreshCols = "token_hash, session_id, parent_hash, created_at, expires_at, spent_at, child_sealed"
-
-func (r refreshRow) token() RefreshToken {
-	return RefreshToken{Hash: r.Hash, SessionID: r.SessionID, ParentHash: r.ParentHash, CreatedAt: fromMS(r.CreatedAt),
-		ExpiresAt: fromMS(r.ExpiresAt), SpentAt: fromMS(r.SpentAt), ChildSealed: r.ChildSealed}
-}
-
-// RefreshState is a presented token as found: the token, its session, and whether its child
-// (if it was spent) has been spent too.
+// RefreshState is a presented token as found: the token, its session and the session's user
+// (for the claims of the access token answered with it), and whether its child (if it was
+// spent) has been spent too.
 type RefreshState struct {
 	Token      RefreshToken
 	Session    Session
+	User       User
 	ChildSpent bool
 }
 
@@ -79,19 +70,56 @@ type RefreshStep struct {
 	Audit  AuditEvent
 }
 
-// Refresh runs one refresh of the token stored under hash, in one transaction: it locks the
-// token's row (FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transaction holds the write lock),
-// reads the session and the child, asks decide, and applies its step. The lock order is always
-// refresh_tokens row, then sessions row, so concurrent refreshes of one token queue on the
-// token's row and each sees the previous one's outcome. An unknown hash gives ErrNotFound
-// without calling decide; an error from decide rolls back and is returned; a rotation whose
-// session was revoked meanwhile gives ErrSessionEnded. decide may run more than once (the
-// transaction is retried on a PostgreSQL serialization failure or deadlock), so it must only
-// depend on its argument. The returned state is the one the applied step was decided on.
+// Refresh runs one refresh of the token stored under hash: it reads the token's state (token,
+// session, user, child), asks decide, and applies its step atomically. An unknown hash gives
+// ErrNotFound without calling decide; an error from decide changes nothing and is returned; a
+// rotation whose session was revoked meanwhile gives ErrSessionEnded. The returned state is
+// the one the applied step was decided on.
+//
+// An unspent token (the common rotation) is decided without a lock: its state is read in one
+// statement, and a rotation is written as a compare-and-swap that applies only if the token is
+// still unspent and its session still not revoked (the only fields of that state that change;
+// the expiries never do); a step that writes nothing is final on that consistent read. A spent
+// token (replay, reuse), and a rotation that lost its compare-and-swap, are decided in one
+// transaction that locks the token's row before reading it (FOR UPDATE on PostgreSQL;
+// SQLite's IMMEDIATE transaction holds the write lock), so concurrent refreshes of one token
+// queue on the token's row and each sees the previous one's outcome. The lock order is always
+// refresh_tokens row, then sessions row. decide may therefore run more than once, so it must
+// only depend on its argument.
 func (s *Store) Refresh(ctx context.Context, hash string, now time.Time, decide func(RefreshState) (RefreshStep, error)) (RefreshState, error) {
+	st, err := s.readRefresh(ctx, s.db, hash)
+	if err != nil {
+		return RefreshState{}, classify(err)
+	}
+	if st.Token.SpentAt.IsZero() {
+		step, err := decide(st)
+		if err != nil {
+			return RefreshState{}, err
+		}
+		switch step.Action {
+		case RefreshReject, RefreshReplay:
+			return st, nil
+		case RefreshRotate:
+			err := s.rotateIfUnchanged(ctx, st, step, now)
+			if err == nil {
+				return st, nil
+			}
+			if !errors.Is(err, errStale) {
+				return RefreshState{}, classify(err)
+			}
+		}
+	}
+	return s.refreshLocked(ctx, hash, now, decide)
+}
+
+// refreshLocked is Refresh's transaction: lock the token's row, read, decide, apply.
+func (s *Store) refreshLocked(ctx context.Context, hash string, now time.Time, decide func(RefreshState) (RefreshStep, error)) (RefreshState, error) {
 	var out RefreshState
 	err := s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
-		st, err := s.refreshState(ctx, tx, hash, s.db.ForUpdate())
+		if err := s.lockRefresh(ctx, tx, hash); err != nil {
+			return err
+		}
+		st, err := s.readRefresh(ctx, tx, hash)
 		if err != nil {
 			return err
 		}
@@ -108,32 +136,71 @@ func (s *Store) Refresh(ctx context.Context, hash string, now time.Time, decide 
 // LookupRefresh returns the state of the token stored under hash without locking or changing
 // anything, or ErrNotFound.
 func (s *Store) LookupRefresh(ctx context.Context, hash string) (RefreshState, error) {
-	st, err := s.refreshState(ctx, s.db, hash, "")
+	st, err := s.readRefresh(ctx, s.db, hash)
 	return st, classify(err)
 }
 
-func (s *Store) refreshState(ctx context.Context, q sqlx.QueryerContext, hash, lock string) (RefreshState, error) {
-	var tr refreshRow
-	err := sqlx.GetContext(ctx, q, &tr, s.q(`SELECT `+refreshCols+` FROM refresh_tokens WHERE token_hash = ?`+lock), hash)
+// refreshSelect reads a token, its session and the session's user in one statement (so one
+// consistent snapshot), by the token's hash.
+const refreshSelect = `SELECT t.token_hash, t.session_id, t.parent_hash, t.created_at, t.expires_at, t.spent_at, t.child_sealed,
+ s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.revoked_at, s.revoke_reason, s.user_agent, s.ip,
+ u.username, u.email, u.password_hash, u.version, u.created_at, u.updated_at
+ FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+ WHERE t.token_hash = ?`
+
+// childSpentSelect tells whether a spent token's child has been spent too. It is a statement
+// of its own, run only for spent tokens (replays and reuse, not the common rotation): folded
+// into refreshSelect as a subquery it costs SQLite more to prepare, on every refresh, than it
+// saves on the few that need it.
+const childSpentSelect = `SELECT count(*) FROM refresh_tokens WHERE session_id = ? AND parent_hash = ? AND spent_at <> 0`
+
+// lockRefresh locks the row of the token stored under hash, in tx, or gives ErrNotFound. On
+// PostgreSQL it is a statement of its own, so that the state read after it (in READ
+// COMMITTED, a new snapshot per statement) includes everything committed before the lock was
+// granted: the previous holder's spending and child. On SQLite the IMMEDIATE transaction
+// already holds the write lock, and its snapshot starts after it.
+func (s *Store) lockRefresh(ctx context.Context, tx *sqlx.Tx, hash string) error {
+	if s.db.Dialect != db.Postgres {
+		return nil
+	}
+	var got string
+	err := tx.QueryRowxContext(ctx, `SELECT token_hash FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("lock refresh token: %w", err)
+	}
+	return nil
+}
+
+// readRefresh reads the state of the token stored under hash without locking anything, or
+// gives ErrNotFound: the token, session and user in one statement, and for a spent token,
+// whether its child was spent, in a second one.
+func (s *Store) readRefresh(ctx context.Context, q sqlx.QueryerContext, hash string) (RefreshState, error) {
+	var t [3]int64  // the token's created_at, expires_at, spent_at
+	var ss [5]int64 // the session's created_at, last_used_at, expires_at, idle_expires_at, revoked_at
+	var u [2]int64  // the user's created_at, updated_at
+	var st RefreshState
+	err := q.QueryRowxContext(ctx, s.q(refreshSelect), hash).Scan(
+		&st.Token.Hash, &st.Token.SessionID, &st.Token.ParentHash, &t[0], &t[1], &t[2], &st.Token.ChildSealed,
+		&st.Session.UserID, &ss[0], &ss[1], &ss[2], &ss[3], &ss[4], &st.Session.RevokeReason, &st.Session.UserAgent, &st.Session.IP,
+		&st.User.Username, &st.User.Email, &st.User.PasswordHash, &st.User.Version, &u[0], &u[1])
 	if errors.Is(err, sql.ErrNoRows) {
 		return RefreshState{}, ErrNotFound
 	}
 	if err != nil {
 		return RefreshState{}, fmt.Errorf("read refresh token: %w", err)
 	}
-	var sr sessionRow
-	err = sqlx.GetContext(ctx, q, &sr, s.q(`SELECT `+sessionCols+` FROM sessions WHERE id = ?`), tr.SessionID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return RefreshState{}, ErrNotFound
-	}
-	if err != nil {
-		return RefreshState{}, fmt.Errorf("read session: %w", err)
-	}
-	st := RefreshState{Token: tr.token(), Session: sr.session()}
-	if tr.SpentAt != 0 {
+	st.Token.CreatedAt, st.Token.ExpiresAt, st.Token.SpentAt = fromMS(t[0]), fromMS(t[1]), fromMS(t[2])
+	st.Session.ID = st.Token.SessionID
+	st.Session.CreatedAt, st.Session.LastUsedAt, st.Session.ExpiresAt = fromMS(ss[0]), fromMS(ss[1]), fromMS(ss[2])
+	st.Session.IdleExpiresAt, st.Session.RevokedAt = fromMS(ss[3]), fromMS(ss[4])
+	st.User.ID = st.Session.UserID
+	st.User.CreatedAt, st.User.UpdatedAt = fromMS(u[0]), fromMS(u[1])
+	if t[2] != 0 {
 		var n int
-		err = sqlx.GetContext(ctx, q, &n, s.q(`SELECT count(*) FROM refresh_tokens WHERE parent_hash = ? AND spent_at <> 0`), hash)
-		if err != nil {
+		if err := sqlx.GetContext(ctx, q, &n, s.q(childSpentSelect), st.Session.ID, hash); err != nil {
 			return RefreshState{}, fmt.Errorf("read child token: %w", err)
 		}
 		st.ChildSpent = n > 0
@@ -144,7 +211,7 @@ func (s *Store) refreshState(ctx context.Context, q sqlx.QueryerContext, hash, l
 func (s *Store) applyRefresh(ctx context.Context, tx *sqlx.Tx, st RefreshState, step RefreshStep, now time.Time) error {
 	switch step.Action {
 	case RefreshRotate:
-		return s.rotate(ctx, tx, st, step, now)
+		return s.rotate(ctx, tx, st, step, now) // locked: errStale here is a bug, not a race
 	case RefreshRevoke:
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at = 0`),
 			ms(now), step.Reason, st.Session.ID); err != nil {
@@ -156,32 +223,81 @@ func (s *Store) applyRefresh(ctx context.Context, tx *sqlx.Tx, st RefreshState, 
 	}
 }
 
+// rotate spends the token if it is still unspent (errStale if not), touches its session if
+// it is still not revoked (ErrSessionEnded if it is), and inserts the child, in tx. In that
+// order: the token's row, then the session's, as everywhere.
 func (s *Store) rotate(ctx context.Context, tx *sqlx.Tx, st RefreshState, step RefreshStep, now time.Time) error {
 	res, err := tx.ExecContext(ctx, s.q(`UPDATE refresh_tokens SET spent_at = ?, child_sealed = ? WHERE token_hash = ? AND spent_at = 0`),
 		ms(now), step.ChildSealed, st.Token.Hash)
-	if err != nil {
+	if err := oneRow(res, err, errStale); err != nil {
 		return fmt.Errorf("spend refresh token: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("spend refresh token: %w", err)
-	} else if n != 1 {
-		return fmt.Errorf("spend refresh token: %d rows, want 1 (not locked?)", n)
+	res, err = tx.ExecContext(ctx, s.q(`UPDATE sessions SET last_used_at = ?, idle_expires_at = ? WHERE id = ? AND revoked_at = 0`),
+		ms(now), ms(step.ChildExpires), st.Session.ID)
+	if err := oneRow(res, err, ErrSessionEnded); err != nil {
+		return fmt.Errorf("touch session: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
 		step.ChildHash, st.Session.ID, st.Token.Hash, ms(now), ms(step.ChildExpires)); err != nil {
 		return fmt.Errorf("insert refresh token: %w", err)
 	}
-	res, err = tx.ExecContext(ctx, s.q(`UPDATE sessions SET last_used_at = ?, idle_expires_at = ? WHERE id = ? AND revoked_at = 0`),
-		ms(now), ms(step.ChildExpires), st.Session.ID)
+	return nil
+}
+
+// oneRow is the error of an UPDATE expected to change one row: its own, or none when it
+// changed no row.
+func oneRow(res sql.Result, err, none error) error {
 	if err != nil {
-		return fmt.Errorf("touch session: %w", err)
+		return err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("touch session: %w", err)
-	} else if n == 0 {
-		return ErrSessionEnded
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return none
 	}
 	return nil
+}
+
+// rotatePG is a rotation as one PostgreSQL statement: it locks the token's row and its
+// session's row (in that order) if the token is still unspent and the session still not
+// revoked, and then spends the token, touches the session and inserts the child; if either
+// condition fails, it changes nothing and inserts no row. $1 the token's hash, $2 now, $3 the
+// sealed child, $4 the child's expiry, $5 the child's hash.
+const rotatePG = `WITH cur AS (
+ SELECT t.token_hash, t.session_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+ WHERE t.token_hash = $1 AND t.spent_at = 0 AND s.revoked_at = 0
+ FOR UPDATE OF t FOR NO KEY UPDATE OF s
+), spend AS (
+ UPDATE refresh_tokens r SET spent_at = $2, child_sealed = $3 FROM cur WHERE r.token_hash = cur.token_hash RETURNING r.token_hash
+), touch AS (
+ UPDATE sessions s SET last_used_at = $2, idle_expires_at = $4 FROM cur WHERE s.id = cur.session_id RETURNING s.id
+)
+INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, created_at, expires_at)
+SELECT $5, touch.id, spend.token_hash, $2, $4 FROM spend, touch`
+
+// rotateIfUnchanged applies a rotation decided on st, read without a lock, if the token is
+// still unspent and its session still not revoked: on PostgreSQL as one statement (no
+// transaction to open and commit), on SQLite in a short IMMEDIATE transaction of the writes
+// alone. It returns errStale, having changed nothing, when either changed meanwhile (or when
+// PostgreSQL aborted the statement to break a deadlock): the caller decides again under lock.
+func (s *Store) rotateIfUnchanged(ctx context.Context, st RefreshState, step RefreshStep, now time.Time) error {
+	if s.db.Dialect == db.Postgres {
+		res, err := s.db.ExecContext(ctx, rotatePG, st.Token.Hash, ms(now), step.ChildSealed, ms(step.ChildExpires), step.ChildHash)
+		if isRetryable(err) {
+			return errStale
+		}
+		if err := oneRow(res, err, errStale); err != nil {
+			return fmt.Errorf("rotate refresh token: %w", err)
+		}
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error { return s.rotate(ctx, tx, st, step, now) })
+	if errors.Is(err, ErrSessionEnded) {
+		return errStale
+	}
+	return err
 }
 
 // maxTxAttempts bounds the attempts of a transaction that PostgreSQL aborted to resolve a

@@ -81,8 +81,10 @@ func eachStore(b *testing.B, fn func(b *testing.B, d *db.DB)) {
 	b.Run("postgres", func(b *testing.B) { fn(b, testdb.Open(b, testdb.PostgresURL(b), db.AuthSchema)) })
 }
 
-// BenchmarkRefreshRotate is one refresh store operation after another on one session: lock
-// the token row, read the session, spend the token, insert the child, touch the session.
+// BenchmarkRefreshRotate is one refresh store operation after another on one session: read
+// the token with its session and user, then spend the token, touch the session and insert the
+// child as a compare-and-swap (one statement on PostgreSQL, a transaction of the writes alone
+// on SQLite).
 func BenchmarkRefreshRotate(b *testing.B) {
 	eachStore(b, func(b *testing.B, d *db.DB) {
 		rb := newRefreshBench(b, d, 1)

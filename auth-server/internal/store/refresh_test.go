@@ -82,6 +82,9 @@ func TestRefreshSteps(t *testing.T) {
 		if st.Session.ID != sess.ID || st.Session.UserID != f.user.ID || !st.Token.SpentAt.IsZero() {
 			t.Errorf("rotate saw %+v, want the unspent token of session %s", st, sess.ID)
 		}
+		if st.User.ID != f.user.ID || st.User.Username != f.user.Username || st.User.Email != f.user.Email {
+			t.Errorf("rotate saw user %+v, want %+v", st.User, f.user)
+		}
 		parent := f.lookup("h0")
 		if !parent.Token.SpentAt.Equal(later) || parent.Token.ChildSealed != "sealed-h1" || parent.ChildSpent {
 			t.Errorf("parent after rotate = %+v", parent.Token)
@@ -241,6 +244,70 @@ func TestRefreshConcurrent(t *testing.T) {
 		}
 		if unspent != 1 {
 			t.Errorf("unspent tokens = %d, want 1", unspent)
+		}
+	})
+}
+
+// TestRefreshLostRace: a rotation decided on a state that changes before it is written (the
+// token spent, or its session revoked, by someone else in between) writes nothing of its
+// own; Refresh decides again on the new state and applies that decision instead.
+func TestRefreshLostRace(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := newSessFixture(t, d)
+		later := f.now.Add(time.Minute)
+		for _, tc := range []struct {
+			name   string
+			meddle func(t *testing.T, sess store.Session, hash string)
+			want   store.RefreshAction
+		}{
+			{"spent meanwhile", func(t *testing.T, _ store.Session, hash string) {
+				if _, err := f.s.Refresh(ctx, hash, later, rotateStep(hash+"-theirs", later.Add(time.Hour))); err != nil {
+					t.Fatalf("concurrent rotation: %v", err)
+				}
+			}, store.RefreshReplay},
+			{"revoked meanwhile", func(t *testing.T, sess store.Session, _ string) {
+				if err := f.s.RevokeSession(ctx, f.user.ID, sess.ID, later, store.RevokeLogout, store.AuditEvent{At: later, Event: store.AuditLogout}); err != nil {
+					t.Fatalf("concurrent logout: %v", err)
+				}
+			}, store.RefreshReject},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				hash := testdb.Name("race")
+				sess := f.session(f.user, hash, f.now.Add(time.Hour), f.now.Add(24*time.Hour))
+				var seen []store.RefreshState
+				var last store.RefreshAction
+				st, err := f.s.Refresh(ctx, hash, later, func(st store.RefreshState) (store.RefreshStep, error) {
+					seen = append(seen, st)
+					if len(seen) == 1 {
+						tc.meddle(t, sess, hash)
+					}
+					switch {
+					case !st.Session.RevokedAt.IsZero():
+						last = store.RefreshReject
+					case st.Token.SpentAt.IsZero():
+						last = store.RefreshRotate
+					default:
+						last = store.RefreshReplay
+					}
+					return store.RefreshStep{Action: last, ChildHash: hash + "-mine", ChildExpires: later.Add(time.Hour), ChildSealed: "sealed-mine"}, nil
+				})
+				if err != nil {
+					t.Fatalf("refresh: %v", err)
+				}
+				if len(seen) != 2 || !seen[0].Token.SpentAt.IsZero() || !seen[0].Session.RevokedAt.IsZero() || last != tc.want {
+					t.Fatalf("decide ran %d times, last %v; want twice (on the state read, then on the changed one), last %v", len(seen), last, tc.want)
+				}
+				if st.Token.SpentAt != seen[1].Token.SpentAt || st.Session.RevokedAt != seen[1].Session.RevokedAt {
+					t.Errorf("Refresh returned %+v, want the state of the second decision %+v", st, seen[1])
+				}
+				if _, err := f.s.LookupRefresh(ctx, hash+"-mine"); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("the lost rotation's child: %v, want ErrNotFound", err)
+				}
+				if got := f.lookup(hash).Token.ChildSealed; got == "sealed-mine" {
+					t.Error("the lost rotation's sealed child was stored")
+				}
+			})
 		}
 	})
 }

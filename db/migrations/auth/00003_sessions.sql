@@ -28,8 +28,9 @@ CREATE TABLE refresh_tokens (
     spent_at     BIGINT NOT NULL DEFAULT 0,
     child_sealed TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (session_id);
-CREATE INDEX refresh_tokens_parent_idx ON refresh_tokens (parent_hash);
+-- One index serves both a session's tokens (the cleanup, the cascade) and a token's child
+-- (looked up by its session and parent): a rotation inserts into one index fewer.
+CREATE INDEX refresh_tokens_session_parent_idx ON refresh_tokens (session_id, parent_hash);
 
 -- +goose Down
 DROP TABLE refresh_tokens;
