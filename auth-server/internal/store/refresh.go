@@ -87,7 +87,11 @@ type RefreshStep struct {
 // refresh_tokens row, then sessions row. decide may therefore run more than once, so it must
 // only depend on its argument.
 func (s *Store) Refresh(ctx context.Context, hash string, now time.Time, decide func(RefreshState) (RefreshStep, error)) (RefreshState, error) {
-	st, err := s.readRefresh(ctx, s.db, hash)
+	ps, err := s.stmt(ctx, s.q(refreshSelect))
+	if err != nil {
+		return RefreshState{}, err
+	}
+	st, err := s.scanRefresh(ctx, s.db, ps.QueryRowxContext(ctx, hash), hash)
 	if err != nil {
 		return RefreshState{}, classify(err)
 	}
@@ -178,11 +182,15 @@ func (s *Store) lockRefresh(ctx context.Context, tx *sqlx.Tx, hash string) error
 // gives ErrNotFound: the token, session and user in one statement, and for a spent token,
 // whether its child was spent, in a second one.
 func (s *Store) readRefresh(ctx context.Context, q sqlx.QueryerContext, hash string) (RefreshState, error) {
+	return s.scanRefresh(ctx, q, q.QueryRowxContext(ctx, s.q(refreshSelect), hash), hash)
+}
+
+func (s *Store) scanRefresh(ctx context.Context, q sqlx.QueryerContext, row *sqlx.Row, hash string) (RefreshState, error) {
 	var t [3]int64  // the token's created_at, expires_at, spent_at
 	var ss [5]int64 // the session's created_at, last_used_at, expires_at, idle_expires_at, revoked_at
 	var u [2]int64  // the user's created_at, updated_at
 	var st RefreshState
-	err := q.QueryRowxContext(ctx, s.q(refreshSelect), hash).Scan(
+	err := row.Scan(
 		&st.Token.Hash, &st.Token.SessionID, &st.Token.ParentHash, &t[0], &t[1], &t[2], &st.Token.ChildSealed,
 		&st.Session.UserID, &ss[0], &ss[1], &ss[2], &ss[3], &ss[4], &st.Session.RevokeReason, &st.Session.UserAgent, &st.Session.IP,
 		&st.User.Username, &st.User.Email, &st.User.PasswordHash, &st.User.Version, &u[0], &u[1])
@@ -227,17 +235,17 @@ func (s *Store) applyRefresh(ctx context.Context, tx *sqlx.Tx, st RefreshState, 
 // it is still not revoked (ErrSessionEnded if it is), and inserts the child, in tx. In that
 // order: the token's row, then the session's, as everywhere.
 func (s *Store) rotate(ctx context.Context, tx *sqlx.Tx, st RefreshState, step RefreshStep, now time.Time) error {
-	res, err := tx.ExecContext(ctx, s.q(`UPDATE refresh_tokens SET spent_at = ?, child_sealed = ? WHERE token_hash = ? AND spent_at = 0`),
+	res, err := s.txExec(ctx, tx, `UPDATE refresh_tokens SET spent_at = ?, child_sealed = ? WHERE token_hash = ? AND spent_at = 0`,
 		ms(now), step.ChildSealed, st.Token.Hash)
 	if err := oneRow(res, err, errStale); err != nil {
 		return fmt.Errorf("spend refresh token: %w", err)
 	}
-	res, err = tx.ExecContext(ctx, s.q(`UPDATE sessions SET last_used_at = ?, idle_expires_at = ? WHERE id = ? AND revoked_at = 0`),
+	res, err = s.txExec(ctx, tx, `UPDATE sessions SET last_used_at = ?, idle_expires_at = ? WHERE id = ? AND revoked_at = 0`,
 		ms(now), ms(step.ChildExpires), st.Session.ID)
 	if err := oneRow(res, err, ErrSessionEnded); err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`),
+	if _, err := s.txExec(ctx, tx, `INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 		step.ChildHash, st.Session.ID, st.Token.Hash, ms(now), ms(step.ChildExpires)); err != nil {
 		return fmt.Errorf("insert refresh token: %w", err)
 	}
@@ -284,7 +292,11 @@ SELECT $5, touch.id, spend.token_hash, $2, $4 FROM spend, touch`
 // PostgreSQL aborted the statement to break a deadlock): the caller decides again under lock.
 func (s *Store) rotateIfUnchanged(ctx context.Context, st RefreshState, step RefreshStep, now time.Time) error {
 	if s.db.Dialect == db.Postgres {
-		res, err := s.db.ExecContext(ctx, rotatePG, st.Token.Hash, ms(now), step.ChildSealed, ms(step.ChildExpires), step.ChildHash)
+		ps, err := s.stmt(ctx, rotatePG)
+		if err != nil {
+			return err
+		}
+		res, err := ps.ExecContext(ctx, st.Token.Hash, ms(now), step.ChildSealed, ms(step.ChildExpires), step.ChildHash)
 		if isRetryable(err) {
 			return errStale
 		}
@@ -319,4 +331,12 @@ func (s *Store) inTxRetry(ctx context.Context, fn func(tx *sqlx.Tx) error) error
 func isRetryable(err error) bool {
 	var pe *pq.Error
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+func (s *Store) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (sql.Result, error) {
+	ps, err := s.stmt(ctx, s.q(q))
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtxContext(ctx, ps).ExecContext(ctx, args...)
 }
