@@ -121,8 +121,15 @@ func routes(t testing.TB, s server) map[string]bool {
 		if !ok || len(call.Args) == 0 {
 			return true
 		}
-		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") {
+		// r.Handle("/path", …), r.HandleFunc("/path", …), or a local helper route("/path", …).
+		var name string
+		switch f := call.Fun.(type) {
+		case *ast.SelectorExpr:
+			name = f.Sel.Name
+		case *ast.Ident:
+			name = f.Name
+		}
+		if name != "Handle" && name != "HandleFunc" && name != "route" {
 			return true
 		}
 		if p, ok := stringLit(call.Args[0]); ok {
