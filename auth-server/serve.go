@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
@@ -53,14 +54,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		metrics.WatchKeys(a.ring.StateCounts)
 	}
 	syncNotify := startRelay(ctx, a, log, metrics)
-	srv := server.New(server.Config{
-		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge,
-		SyncTargets: cfg.SyncURLs, CORSOrigins: cfg.CORSOrigins, Throttle: throttle.DefaultPolicy(),
+	accounts := account.New(account.Config{
+		Throttle: throttle.DefaultPolicy(), SyncTargets: cfg.SyncURLs,
 		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
-	}, server.Deps{
-		Store: a.store, Hasher: hasher, Issuer: a.issuer, Keys: a.keySet,
-		Metrics: metrics, Logger: log, Now: time.Now, SyncNotify: syncNotify,
+	}, account.Deps{
+		Store: a.store, Hasher: hasher, Issuer: a.issuer, Observer: metrics.AccountObserver(),
+		Verifier: server.IssuerVerifier{Issuer: a.issuer, Keys: a.keySet, Algorithm: cfg.Algorithm},
+		Logger:   log, Now: time.Now, SyncNotify: syncNotify,
 	})
+	srv := server.New(server.Config{
+		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge, CORSOrigins: cfg.CORSOrigins,
+	}, server.Deps{Accounts: accounts, Store: a.store, Keys: a.keySet, Metrics: metrics, Logger: log})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)

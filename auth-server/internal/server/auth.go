@@ -2,42 +2,32 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
-	"github.com/jwtauth/jwtauth/auth-server/internal/store"
-	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
+	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 )
 
-// authed wraps h so that it runs only for a valid Bearer access token of a live session; the
-// claims are in the request context (claimsFrom).
+// authed wraps h so that it runs only for a valid Bearer access token of a live session; its
+// principal is in the request context (principal).
 func (s *Server) authed(h handlerFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		raw, ok := bearer(r)
 		if !ok {
-			return &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "missing bearer token"}
+			return errMissingToken
 		}
-		c, err := s.issuer.Verify(raw, s.keys, s.cfg.Algorithm)
-		if err != nil {
-			return errUnauthorized
-		}
-		// The auth server's own endpoints also refuse tokens of ended sessions, so that a
-		// logout or a password change takes effect here at once.
-		live, err := s.store.SessionLive(r.Context(), c.SessionID, s.now())
+		p, err := s.accounts.Authenticate(r.Context(), raw)
 		if err != nil {
 			return err
 		}
-		if !live {
-			return errUnauthorized
-		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), ctxClaims, c)))
+		return h(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)))
 	})
 }
 
-func claimsFrom(ctx context.Context) tokens.Claims {
-	c, _ := ctx.Value(ctxClaims).(tokens.Claims)
-	return c
+// principal is who the request's access token speaks for (set by authed).
+func principal(ctx context.Context) account.Principal {
+	p, _ := ctx.Value(ctxPrincipal).(account.Principal)
+	return p
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -46,13 +36,4 @@ func bearer(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return strings.TrimSpace(tok), true
-}
-
-// currentUser loads the user the token speaks for; a deleted user is 401.
-func (s *Server) currentUser(r *http.Request) (store.User, error) {
-	u, err := s.store.UserByID(r.Context(), claimsFrom(r.Context()).UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, errUnauthorized
-	}
-	return u, err
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 )
 
@@ -29,26 +30,65 @@ func errBadRequest(code, desc string) *apiError {
 }
 
 var (
-	errInvalidCredentials = &apiError{Status: http.StatusUnauthorized, Code: "invalid_grant", Description: "invalid username or password"}
-	errInvalidGrant       = &apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the refresh token is invalid, expired or revoked"}
-	errUnauthorized       = &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "missing or invalid access token", Challenge: true}
-	errNotFound           = &apiError{Status: http.StatusNotFound, Code: "not_found", Description: "not found"}
-	errUserExists         = &apiError{Status: http.StatusConflict, Code: "user_exists", Description: "a user with this username or email already exists"}
-	errTooLarge           = &apiError{Status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Description: "request body is larger than 64 KiB"}
-	errUnavailable        = &apiError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "the service is temporarily unavailable, retry later", RetryAfter: 2 * time.Second}
+	errMissingToken = &apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "missing bearer token"}
+	errNotFound     = &apiError{Status: http.StatusNotFound, Code: "not_found", Description: "not found"}
+	errTooLarge     = &apiError{Status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Description: "request body is larger than 64 KiB"}
+	errUnavailable  = &apiError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "the service is temporarily unavailable, retry later", RetryAfter: 2 * time.Second}
+	errInternal     = &apiError{Status: http.StatusInternalServerError, Code: "server_error", Description: "internal error"}
 )
 
-func errTooManyRequests(wait time.Duration) *apiError {
-	return &apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests",
-		Description: "too many failed login attempts, retry later", RetryAfter: wait}
+// errorTable is the one mapping of the account service's outcomes to responses. token, when
+// set, is the answer at the token endpoint, where RFC 6749 §5.2 wants 400 invalid_grant for
+// bad credentials (401 only for client authentication) while /login keeps the Python
+// system's 401.
+var errorTable = []struct {
+	err   error
+	api   apiError
+	token *apiError
+}{
+	{account.ErrInvalidCredentials, apiError{Status: http.StatusUnauthorized, Code: "invalid_grant", Description: "invalid username or password"},
+		&apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "invalid username or password"}},
+	{account.ErrInvalidGrant, apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the refresh token is invalid, expired or revoked"}, nil},
+	{account.ErrThrottled, apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "too many failed attempts, retry later"}, nil},
+	{account.ErrUnauthenticated, apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "missing or invalid access token", Challenge: true}, nil},
+	{account.ErrWrongPassword, apiError{Status: http.StatusForbidden, Code: "invalid_password", Description: "the password is wrong"}, nil},
+	{account.ErrUserExists, apiError{Status: http.StatusConflict, Code: "user_exists", Description: "a user with this username or email already exists"}, nil},
+	{account.ErrSessionNotFound, *errNotFound, nil},
+	{account.ErrInvalidUsername, apiError{Status: http.StatusBadRequest, Code: "invalid_username", Description: "username must be 3 to 32 characters of a-z, 0-9, '.', '_' and '-'"}, nil},
+	{account.ErrInvalidEmail, apiError{Status: http.StatusBadRequest, Code: "invalid_email", Description: "email must be a valid address like name@example.com"}, nil},
+	{account.ErrInvalidPassword, apiError{Status: http.StatusBadRequest, Code: "invalid_password", Description: "password must be 8 to 256 characters"}, nil},
+}
+
+// toAPIError finds the answer to err: its own when it is an *apiError, its row of errorTable
+// (the token endpoint's column when atToken), or nil for an internal error.
+func toAPIError(err error, atToken bool) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	for _, row := range errorTable {
+		if !errors.Is(err, row.err) {
+			continue
+		}
+		out := row.api
+		if atToken && row.token != nil {
+			out = *row.token
+		}
+		var te *account.ThrottledError
+		if errors.As(err, &te) {
+			out.RetryAfter = te.Wait
+		}
+		return &out
+	}
+	return nil
 }
 
 // writeError is the one place errors become HTTP responses. Internal errors are logged with
 // the request id and never shown.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	var ae *apiError
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, atToken bool) {
+	ae := toAPIError(err, atToken)
 	switch {
-	case errors.As(err, &ae):
+	case ae != nil:
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		log.Warn("database unavailable", "request_id", requestID(r.Context()), "err", err)
 		ae = errUnavailable
@@ -56,16 +96,16 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		return // the client went away
 	default:
 		log.Error("internal error", "request_id", requestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
-		ae = &apiError{Status: http.StatusInternalServerError, Code: "server_error", Description: "internal error"}
+		ae = errInternal
 	}
 	if ae.RetryAfter > 0 {
 		secs := int((ae.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
-	if ae.Challenge {
+	switch {
+	case ae.Challenge:
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	}
-	if ae.Status == http.StatusUnauthorized && !ae.Challenge {
+	case ae.Status == http.StatusUnauthorized && !atToken:
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
 	encode(w, ae.Status, map[string]string{"error": ae.Code, "error_description": ae.Description})

@@ -1,14 +1,14 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 
-	"github.com/jwtauth/jwtauth/auth-server/internal/store"
+	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 )
 
+// handleMe is GET /me: the signed-in user.
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.currentUser(r)
+	u, err := s.accounts.User(r.Context(), principal(r.Context()))
 	if err != nil {
 		return err
 	}
@@ -21,7 +21,7 @@ type updateMeRequest struct {
 	Email    *string `json:"email"`
 }
 
-// handleUpdateMe changes the username and/or email; the sync event is written with it.
+// handleUpdateMe is PATCH /me {username?, email?}: the changed user.
 func (s *Server) handleUpdateMe(w http.ResponseWriter, r *http.Request) error {
 	var req updateMeRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -30,38 +30,11 @@ func (s *Server) handleUpdateMe(w http.ResponseWriter, r *http.Request) error {
 	if req.Username == nil && req.Email == nil {
 		return errBadRequest("invalid_request", "give username and/or email")
 	}
-	var username, email string
-	var err error
-	if req.Username != nil {
-		if username, err = normalizeUsername(*req.Username); err != nil {
-			return err
-		}
-	}
-	if req.Email != nil {
-		if email, err = normalizeEmail(*req.Email); err != nil {
-			return err
-		}
-	}
-	c := claimsFrom(r.Context())
-	u, err := s.store.UpdateUser(r.Context(), c.UserID, s.now().UTC(), s.cfg.SyncTargets, func(u *store.User) error {
-		if username != "" {
-			u.Username = username
-		}
-		if email != "" {
-			u.Email = email
-		}
-		return nil
-	})
-	switch {
-	case errors.Is(err, store.ErrUserExists):
-		return errUserExists
-	case errors.Is(err, store.ErrNotFound):
-		return errUnauthorized
-	case err != nil:
+	in := account.ProfileInput{Username: req.Username, Email: req.Email}
+	u, err := s.accounts.UpdateProfile(r.Context(), principal(r.Context()), in, clientOf(r))
+	if err != nil {
 		return err
 	}
-	s.signalSync()
-	_ = s.store.Audit(r.Context(), store.AuditEvent{At: s.now(), Event: store.AuditUserUpdated, UserID: u.ID, SessionID: c.SessionID, IP: clientIP(r)})
 	encode(w, http.StatusOK, toUserJSON(u))
 	return nil
 }
@@ -70,8 +43,8 @@ type deleteMeRequest struct {
 	Password *string `json:"password"`
 }
 
-// handleDeleteMe deletes the account after checking its password; its sessions go with it
-// and the deletion reaches the sync targets through the outbox.
+// handleDeleteMe is DELETE /me {password}: 204, the account, its sessions and (through sync)
+// its app data gone.
 func (s *Server) handleDeleteMe(w http.ResponseWriter, r *http.Request) error {
 	var req deleteMeRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -80,31 +53,32 @@ func (s *Server) handleDeleteMe(w http.ResponseWriter, r *http.Request) error {
 	if req.Password == nil {
 		return errBadRequest("invalid_request", "password is required")
 	}
-	u, err := s.currentUser(r)
-	if err != nil {
+	if err := s.accounts.DeleteAccount(r.Context(), principal(r.Context()), *req.Password, clientOf(r)); err != nil {
 		return err
 	}
-	ok, _, err := s.hasher.Verify(r.Context(), *req.Password, u.PasswordHash)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errWrongPassword
-	}
-	if err := s.store.DeleteUser(r.Context(), u.ID, s.now().UTC(), s.cfg.SyncTargets); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	s.signalSync()
-	_ = s.store.Audit(r.Context(), store.AuditEvent{At: s.now(), Event: store.AuditUserDeleted, UserID: u.ID, IP: clientIP(r)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-var errWrongPassword = &apiError{Status: http.StatusForbidden, Code: "invalid_password", Description: "the password is wrong"}
+type changePasswordRequest struct {
+	CurrentPassword *string `json:"current_password"`
+	NewPassword     *string `json:"new_password"`
+}
 
-// signalSync wakes the sync relay after a change was committed (it also polls).
-func (s *Server) signalSync() {
-	if s.syncNotify != nil {
-		s.syncNotify()
+// handleChangePassword is POST /password {current_password, new_password}: 204, every other
+// session of the user ended.
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
+	var req changePasswordRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
+	if req.CurrentPassword == nil || req.NewPassword == nil {
+		return errBadRequest("invalid_request", "current_password and new_password are required")
+	}
+	in := account.PasswordChange{Current: *req.CurrentPassword, New: *req.NewPassword}
+	if err := s.accounts.ChangePassword(r.Context(), principal(r.Context()), in, clientOf(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
@@ -55,13 +56,19 @@ type env struct {
 	ring    *keyring.Ring
 	clock   *clock
 	reg     *prometheus.Registry
-	cfg     server.Config
+	cfg     envConfig
 	issuer  *tokens.Issuer
 	metrics *server.Metrics
 }
 
+// envConfig is the configuration of the server and its account service.
+type envConfig struct {
+	server  server.Config
+	account account.Config
+}
+
 // option edits the configuration before the server starts.
-type option func(*server.Config)
+type option func(*envConfig)
 
 // testPolicy is a refresh policy for tests.
 var testPolicy = refresh.Policy{IdleTTL: time.Hour, MaxTTL: 24 * time.Hour, ReuseGrace: 10 * time.Second}
@@ -86,9 +93,9 @@ func newEnvWithHasher(t testing.TB, d *db.DB, hasher *password.Hasher, opts ...o
 func newEnvFull(t testing.TB, d *db.DB, hasher *password.Hasher, policy keys.Policy, c *clock, opts ...option) *env {
 	t.Helper()
 	e := &env{t: t, store: store.New(d), clock: c, reg: prometheus.NewRegistry()}
-	e.cfg = server.Config{
-		Issuer: "http://auth.test", Algorithm: "ES256", JWKSMaxAge: 5 * time.Minute,
-		Throttle: throttle.DefaultPolicy(), Refresh: testPolicy,
+	e.cfg = envConfig{
+		server:  server.Config{Issuer: "http://auth.test", Algorithm: "ES256", JWKSMaxAge: 5 * time.Minute},
+		account: account.Config{Throttle: throttle.DefaultPolicy(), Refresh: testPolicy},
 	}
 	for _, o := range opts {
 		o(&e.cfg)
@@ -102,10 +109,12 @@ func newEnvFull(t testing.TB, d *db.DB, hasher *password.Hasher, policy keys.Pol
 	if err := e.ring.Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.issuer = tokens.NewIssuer(e.cfg.Issuer, []string{"resource-server"}, policy.AccessTTL, e.ring, e.clock.Now)
+	e.issuer = tokens.NewIssuer(e.cfg.server.Issuer, []string{"resource-server"}, policy.AccessTTL, e.ring, e.clock.Now)
 	e.metrics = server.NewMetrics(e.reg)
-	h := server.New(e.cfg, server.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer, Keys: e.ring,
-		Metrics: e.metrics, Logger: log, Now: e.clock.Now})
+	accounts := account.New(e.cfg.account, account.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer,
+		Verifier: server.IssuerVerifier{Issuer: e.issuer, Keys: e.ring, Algorithm: e.cfg.server.Algorithm},
+		Observer: e.metrics.AccountObserver(), Logger: log, Now: e.clock.Now})
+	h := server.New(e.cfg.server, server.Deps{Accounts: accounts, Store: e.store, Keys: e.ring, Metrics: e.metrics, Logger: log})
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e

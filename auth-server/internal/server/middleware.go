@@ -34,7 +34,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			if p := recover(); p != nil {
 				s.log.Error("panic", "request_id", id, "path", r.URL.Path, "panic", p)
 				if !rec.wrote {
-					writeError(rec, r, s.log, errPanic)
+					writeError(rec, r, s.log, errPanic, false)
 				}
 			}
 			if s.metrics != nil {
@@ -43,7 +43,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.log.Debug("request", "request_id", id, "method", r.Method, "route", route, "status", rec.status, "duration_ms", time.Since(start).Milliseconds())
 		}()
 		if r.ContentLength > maxBody {
-			writeError(rec, r, s.log, errTooLarge)
+			writeError(rec, r, s.log, errTooLarge, false)
 			return
 		}
 		r.Body = http.MaxBytesReader(rec, r.Body, maxBody)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
-	"github.com/jwtauth/jwtauth/auth-server/internal/server"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/db"
 	"github.com/jwtauth/jwtauth/internal/testdb"
@@ -224,7 +223,7 @@ func TestRefreshNewestTokenFailsAfterReuse(t *testing.T) {
 func TestRefreshExpiry(t *testing.T) {
 	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
 		policy := refresh.Policy{IdleTTL: time.Hour, MaxTTL: 2 * time.Hour, ReuseGrace: 10 * time.Second}
-		e := newEnv(t, d, func(c *server.Config) { c.Refresh = policy })
+		e := newEnv(t, d, func(c *envConfig) { c.account.Refresh = policy })
 		e.signup("expiry", "expiry@example.com", "password1")
 
 		t.Run("idle", func(t *testing.T) {

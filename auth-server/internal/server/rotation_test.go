@@ -13,7 +13,6 @@ import (
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
-	"github.com/jwtauth/jwtauth/auth-server/internal/server"
 	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
 	"github.com/jwtauth/jwtauth/db"
 	"github.com/jwtauth/jwtauth/internal/testdb"
@@ -32,7 +31,7 @@ func TestRotationUnderLoadHasNoFailedVerification(t *testing.T) {
 	d := testdb.Open(t, testdb.SQLiteURL(t), db.AuthSchema)
 	policy := keys.Policy{PublishAhead: 2 * time.Second, JWKSMaxAge: time.Second, AccessTTL: 3 * time.Second}
 	fast := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1}, 2)
-	e := newEnvFull(t, d, fast, policy, &clock{real: true}, func(c *server.Config) { c.JWKSMaxAge = policy.JWKSMaxAge })
+	e := newEnvFull(t, d, fast, policy, &clock{real: true}, func(c *envConfig) { c.server.JWKSMaxAge = policy.JWKSMaxAge })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The unknown-kid refresh may fire at most once per second, like a background refresh:

@@ -16,7 +16,7 @@ func (s *Server) routes(r *mux.Router) {
 	// Public.
 	r.Handle("/signup", s.handle(s.handleSignup)).Methods(http.MethodPost)
 	r.Handle("/login", s.handle(s.handleLogin)).Methods(http.MethodPost)
-	r.Handle("/token", s.handle(s.handleToken)).Methods(http.MethodPost)
+	r.Handle("/token", s.handleOAuth(s.handleToken)).Methods(http.MethodPost)
 	r.Handle("/refresh", s.handle(s.handleRefresh)).Methods(http.MethodPost)
 	r.Handle("/logout", s.handle(s.handleLogout)).Methods(http.MethodPost)
 	r.Handle("/revoke", s.handle(s.handleRevoke)).Methods(http.MethodPost)

@@ -11,11 +11,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/gorilla/mux"
 
-	"github.com/jwtauth/jwtauth/auth-server/internal/password"
-	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
+	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
-	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
-	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
 )
 
 // KeySet is the running key set: what the JWKS publishes, and the public keys that check the
@@ -31,43 +28,32 @@ type Config struct {
 	Issuer      string
 	Algorithm   string
 	JWKSMaxAge  time.Duration
-	SyncTargets []string
 	CORSOrigins []string
-	Throttle    throttle.Policy
-	Refresh     refresh.Policy
 }
 
 // Deps are the server's collaborators.
 type Deps struct {
-	Store   *store.Store
-	Hasher  *password.Hasher
-	Issuer  *tokens.Issuer
-	Keys    KeySet
-	Metrics *Metrics
-	Logger  *slog.Logger
-	Now     func() time.Time
-	// SyncNotify, when set, is called after a committed user change to wake the sync relay.
-	SyncNotify func()
+	Accounts *account.Service
+	Store    *store.Store // for the readiness check
+	Keys     KeySet
+	Metrics  *Metrics
+	Logger   *slog.Logger
 }
 
 // Server serves the auth API.
 type Server struct {
-	cfg        Config
-	store      *store.Store
-	hasher     *password.Hasher
-	issuer     *tokens.Issuer
-	keys       KeySet
-	metrics    *Metrics
-	log        *slog.Logger
-	now        func() time.Time
-	syncNotify func()
-	handler    http.Handler
+	cfg      Config
+	accounts *account.Service
+	store    *store.Store
+	keys     KeySet
+	metrics  *Metrics
+	log      *slog.Logger
+	handler  http.Handler
 }
 
 // New returns the auth server's handler.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, store: d.Store, hasher: d.Hasher, issuer: d.Issuer, keys: d.Keys,
-		metrics: d.Metrics, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify}
+	s := &Server{cfg: cfg, accounts: d.Accounts, store: d.Store, keys: d.Keys, metrics: d.Metrics, log: d.Logger}
 	r := mux.NewRouter()
 	s.routes(r)
 	r.Use(nameRoute)
@@ -81,10 +67,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // handlerFunc is a handler that returns its error to the one place that answers errors.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (s *Server) handle(h handlerFunc) http.Handler {
+// handle answers h's error with the JSON endpoints' statuses.
+func (s *Server) handle(h handlerFunc) http.Handler { return s.answer(h, false) }
+
+// handleOAuth answers h's error with the token endpoint's statuses (RFC 6749 §5.2).
+func (s *Server) handleOAuth(h handlerFunc) http.Handler { return s.answer(h, true) }
+
+func (s *Server) answer(h handlerFunc, atToken bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			writeError(w, r, s.log, err)
+			writeError(w, r, s.log, err, atToken)
 		}
 	})
 }
@@ -93,7 +85,7 @@ type ctxKey int
 
 const (
 	ctxRequestID ctxKey = iota
-	ctxClaims
+	ctxPrincipal
 	ctxRoute
 )
 

@@ -22,8 +22,10 @@ const (
 	AuditLogoutAll      = "session.logout_all"
 	AuditSessionEnded   = "session.ended"
 	AuditPasswordChange = "password.changed"
-	AuditKeyRotated     = "key.rotated"
-	AuditKeyRevoked     = "key.revoked"
+	// AuditPasswordFailure: a wrong current password given to confirm a change or deletion.
+	AuditPasswordFailure = "password.failure"
+	AuditKeyRotated      = "key.rotated"
+	AuditKeyRevoked      = "key.revoked"
 )
 
 // AuditEvent is one row of the audit trail.

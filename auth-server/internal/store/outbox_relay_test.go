@@ -34,7 +34,7 @@ func outboxUser(t testing.TB, s *store.Store, at time.Time, targets ...string) s
 
 func bump(t testing.TB, s *store.Store, id string, at time.Time, targets ...string) {
 	t.Helper()
-	if _, err := s.UpdateUser(context.Background(), id, at, targets, func(u *store.User) error { u.Email = "x" + u.Email; return nil }); err != nil {
+	if _, err := s.UpdateUser(context.Background(), id, at, targets, func(u *store.User) error { u.Email = "x" + u.Email; return nil }, store.AuditEvent{At: at, Event: store.AuditUserUpdated, UserID: id}); err != nil {
 		t.Fatal(err)
 	}
 }

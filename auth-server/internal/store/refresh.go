@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
 	"github.com/jwtauth/jwtauth/db"
 )
 
@@ -42,30 +43,19 @@ type RefreshState struct {
 	ChildSpent bool
 }
 
-// RefreshAction is what Refresh does with a presented token, as its caller decided.
-type RefreshAction int
-
-// The actions of a refresh.
-const (
-	// RefreshReject changes nothing (the caller answers invalid_grant).
-	RefreshReject RefreshAction = iota
-	// RefreshRotate spends the token, stores its child and touches the session.
-	RefreshRotate
-	// RefreshReplay changes nothing: the caller answers with the child it opens.
-	RefreshReplay
-	// RefreshRevoke revokes the session and writes the audit event, and commits: the caller
-	// then fails the request, but the revocation stays.
-	RefreshRevoke
-)
-
 // RefreshStep is the caller's decision on a presented token.
+// Its Action is the refresh policy's outcome, which the store applies: refresh.Invalid changes
+// nothing; refresh.Rotate spends the token, stores its child and touches the session;
+// refresh.Replay changes nothing (the caller answers with the child it opens); refresh.Reuse
+// revokes the session and writes the audit event, and commits: the caller then fails the
+// request, but the revocation stays.
 type RefreshStep struct {
-	Action RefreshAction
-	// RefreshRotate: the child's hash and expiry, and the child sealed under the presented token.
+	Action refresh.Outcome
+	// Rotate: the child's hash and expiry, and the child sealed under the presented token.
 	ChildHash    string
 	ChildExpires time.Time
 	ChildSealed  string
-	// RefreshRevoke: the session's revoke reason and the audit event written with it.
+	// Reuse: the session's revoke reason and the audit event written with it.
 	Reason string
 	Audit  AuditEvent
 }
@@ -101,9 +91,9 @@ func (s *Store) Refresh(ctx context.Context, hash string, now time.Time, decide 
 			return RefreshState{}, err
 		}
 		switch step.Action {
-		case RefreshReject, RefreshReplay:
+		case refresh.Invalid, refresh.Replay:
 			return st, nil
-		case RefreshRotate:
+		case refresh.Rotate:
 			err := s.rotateIfUnchanged(ctx, st, step, now)
 			if err == nil {
 				return st, nil
@@ -218,9 +208,9 @@ func (s *Store) scanRefresh(ctx context.Context, q sqlx.QueryerContext, row *sql
 
 func (s *Store) applyRefresh(ctx context.Context, tx *sqlx.Tx, st RefreshState, step RefreshStep, now time.Time) error {
 	switch step.Action {
-	case RefreshRotate:
+	case refresh.Rotate:
 		return s.rotate(ctx, tx, st, step, now) // locked: errStale here is a bug, not a race
-	case RefreshRevoke:
+	case refresh.Reuse:
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at = 0`),
 			ms(now), step.Reason, st.Session.ID); err != nil {
 			return fmt.Errorf("revoke session: %w", err)

@@ -66,7 +66,7 @@ func (rb *refreshBench) rotate(ctx context.Context, i int) error {
 		if !st.Token.SpentAt.IsZero() {
 			return store.RefreshStep{}, store.ErrSessionEnded
 		}
-		return store.RefreshStep{Action: store.RefreshRotate, ChildHash: hash, ChildSealed: sealed,
+		return store.RefreshStep{Action: refresh.Rotate, ChildHash: hash, ChildSealed: sealed,
 			ChildExpires: rb.now.Add(168 * time.Hour)}, nil
 	})
 	if err == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/db"
 	"github.com/jwtauth/jwtauth/internal/testdb"
@@ -64,7 +65,7 @@ func (f *sessFixture) lookup(h string) store.RefreshState {
 
 func rotateStep(child string, exp time.Time) func(store.RefreshState) (store.RefreshStep, error) {
 	return func(store.RefreshState) (store.RefreshStep, error) {
-		return store.RefreshStep{Action: store.RefreshRotate, ChildHash: child, ChildExpires: exp, ChildSealed: "sealed-" + child}, nil
+		return store.RefreshStep{Action: refresh.Rotate, ChildHash: child, ChildExpires: exp, ChildSealed: "sealed-" + child}, nil
 	}
 }
 
@@ -99,7 +100,7 @@ func TestRefreshSteps(t *testing.T) {
 
 		// Replay changes nothing; the child's spending shows on the parent.
 		if _, err := f.s.Refresh(ctx, "h0", later, func(store.RefreshState) (store.RefreshStep, error) {
-			return store.RefreshStep{Action: store.RefreshReplay}, nil
+			return store.RefreshStep{Action: refresh.Replay}, nil
 		}); err != nil {
 			t.Fatalf("replay: %v", err)
 		}
@@ -113,7 +114,7 @@ func TestRefreshSteps(t *testing.T) {
 		// Revoke commits although the caller then fails the request.
 		audit := store.AuditEvent{At: later, Event: store.AuditRefreshReuse, UserID: f.user.ID, SessionID: sess.ID}
 		if _, err := f.s.Refresh(ctx, "h0", later, func(store.RefreshState) (store.RefreshStep, error) {
-			return store.RefreshStep{Action: store.RefreshRevoke, Reason: store.RevokeReuse, Audit: audit}, nil
+			return store.RefreshStep{Action: refresh.Reuse, Reason: store.RevokeReuse, Audit: audit}, nil
 		}); err != nil {
 			t.Fatalf("revoke: %v", err)
 		}
@@ -208,13 +209,13 @@ func TestRefreshConcurrent(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				var act store.RefreshAction
+				var act refresh.Outcome
 				st, err := stores[i%2].Refresh(context.Background(), "c0", f.now, func(st store.RefreshState) (store.RefreshStep, error) {
 					if st.Token.SpentAt.IsZero() {
-						act = store.RefreshRotate
+						act = refresh.Rotate
 						return store.RefreshStep{Action: act, ChildHash: fmt.Sprintf("c1-%d", i), ChildExpires: f.now.Add(time.Hour), ChildSealed: fmt.Sprintf("sealed-%d", i)}, nil
 					}
-					act = store.RefreshReplay
+					act = refresh.Replay
 					return store.RefreshStep{Action: act}, nil
 				})
 				if err != nil {
@@ -223,7 +224,7 @@ func TestRefreshConcurrent(t *testing.T) {
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				if act == store.RefreshRotate {
+				if act == refresh.Rotate {
 					rotations++
 				} else {
 					children[st.Token.ChildSealed]++
@@ -259,24 +260,24 @@ func TestRefreshLostRace(t *testing.T) {
 		for _, tc := range []struct {
 			name   string
 			meddle func(t *testing.T, sess store.Session, hash string)
-			want   store.RefreshAction
+			want   refresh.Outcome
 		}{
 			{"spent meanwhile", func(t *testing.T, _ store.Session, hash string) {
 				if _, err := f.s.Refresh(ctx, hash, later, rotateStep(hash+"-theirs", later.Add(time.Hour))); err != nil {
 					t.Fatalf("concurrent rotation: %v", err)
 				}
-			}, store.RefreshReplay},
+			}, refresh.Replay},
 			{"revoked meanwhile", func(t *testing.T, sess store.Session, _ string) {
 				if err := f.s.RevokeSession(ctx, f.user.ID, sess.ID, later, store.RevokeLogout, store.AuditEvent{At: later, Event: store.AuditLogout}); err != nil {
 					t.Fatalf("concurrent logout: %v", err)
 				}
-			}, store.RefreshReject},
+			}, refresh.Invalid},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				hash := testdb.Name("race")
 				sess := f.session(f.user, hash, f.now.Add(time.Hour), f.now.Add(24*time.Hour))
 				var seen []store.RefreshState
-				var last store.RefreshAction
+				var last refresh.Outcome
 				st, err := f.s.Refresh(ctx, hash, later, func(st store.RefreshState) (store.RefreshStep, error) {
 					seen = append(seen, st)
 					if len(seen) == 1 {
@@ -284,11 +285,11 @@ func TestRefreshLostRace(t *testing.T) {
 					}
 					switch {
 					case !st.Session.RevokedAt.IsZero():
-						last = store.RefreshReject
+						last = refresh.Invalid
 					case st.Token.SpentAt.IsZero():
-						last = store.RefreshRotate
+						last = refresh.Rotate
 					default:
-						last = store.RefreshReplay
+						last = refresh.Replay
 					}
 					return store.RefreshStep{Action: last, ChildHash: hash + "-mine", ChildExpires: later.Add(time.Hour), ChildSealed: "sealed-mine"}, nil
 				})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,16 +43,30 @@ func TestUsersRoundTrip(t *testing.T) {
 		if _, err := s.UserByLogin(ctx, "bob"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown user: %v", err)
 		}
-		got, err := s.UpdateUser(ctx, u.ID, time.Now(), []string{"http://a"}, func(x *store.User) error { x.Email = "new@example.com"; return nil })
+		updated := store.AuditEvent{At: time.Now(), Event: store.AuditUserUpdated, UserID: u.ID}
+		got, err := s.UpdateUser(ctx, u.ID, time.Now(), []string{"http://a"}, func(x *store.User) error { x.Email = "new@example.com"; return nil }, updated)
 		if err != nil || got.Version != 2 || got.Email != "new@example.com" {
 			t.Fatalf("update: %+v %v", got, err)
 		}
 		boom := errors.New("boom")
-		if _, err := s.UpdateUser(ctx, u.ID, time.Now(), nil, func(*store.User) error { return boom }); !errors.Is(err, boom) {
+		if _, err := s.UpdateUser(ctx, u.ID, time.Now(), nil, func(*store.User) error { return boom }, updated); !errors.Is(err, boom) {
 			t.Errorf("aborted update: %v", err)
 		}
-		if err := s.DeleteUser(ctx, u.ID, time.Now(), []string{"http://a"}); err != nil {
+		if err := s.DeleteUser(ctx, u.ID, time.Now(), []string{"http://a"}, store.AuditEvent{At: time.Now(), Event: store.AuditUserDeleted, UserID: u.ID}); err != nil {
 			t.Fatal(err)
+		}
+		// The audit trail holds the update and the deletion, written with them; the aborted
+		// update wrote none.
+		trail, err := s.AuditEvents(ctx, u.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range trail {
+			names = append(names, e.Event)
+		}
+		if want := []string{store.AuditUserDeleted, store.AuditUserUpdated}; !slices.Equal(names, want) {
+			t.Errorf("audit trail = %v, want %v", names, want)
 		}
 		if _, err := s.UserByID(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("after delete: %v", err)
@@ -117,7 +132,8 @@ func TestThrottleCountsEveryConcurrentFailure(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := s.RecordFailure(ctx, func(_ string, c throttle.Counter) throttle.Counter { return rule.Fail(c, now) }, "account:x", "address:y"); err != nil {
+				fail := func(_ string, c throttle.Counter) throttle.Counter { return rule.Fail(c, now) }
+				if err := s.RecordFailure(ctx, fail, store.AuditEvent{At: now, Event: store.AuditLoginFailure}, "account:x", "address:y"); err != nil {
 					t.Error(err)
 				}
 			}()

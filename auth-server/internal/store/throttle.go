@@ -36,8 +36,9 @@ func (s *Store) ThrottleCounter(ctx context.Context, key string) (throttle.Count
 }
 
 // RecordFailure replaces the counter under each key by fail(old), atomically, so replicas
-// counting failures for one account at once never lose one.
-func (s *Store) RecordFailure(ctx context.Context, fail func(key string, c throttle.Counter) throttle.Counter, keys ...string) error {
+// counting failures for one account at once never lose one, and writes audit in the same
+// transaction.
+func (s *Store) RecordFailure(ctx context.Context, fail func(key string, c throttle.Counter) throttle.Counter, audit AuditEvent, keys ...string) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		for _, key := range keys {
 			// Make sure the row exists so that it can be locked.
@@ -54,7 +55,7 @@ func (s *Store) RecordFailure(ctx context.Context, fail func(key string, c throt
 				return fmt.Errorf("write throttle: %w", err)
 			}
 		}
-		return nil
+		return s.audit(ctx, tx, audit)
 	})
 }
 

@@ -83,9 +83,9 @@ func (s *Store) getUser(ctx context.Context, q sqlx.QueryerContext, where string
 }
 
 // UpdateUser loads the user, lets change edit it, and saves it with its version bumped,
-// writing the sync event in the same transaction. change's error aborts the update.
+// writing the sync event and audit in the same transaction. change's error aborts the update.
 // Username or email already taken by another user gives ErrUserExists.
-func (s *Store) UpdateUser(ctx context.Context, id string, now time.Time, targets []string, change func(u *User) error) (User, error) {
+func (s *Store) UpdateUser(ctx context.Context, id string, now time.Time, targets []string, change func(u *User) error, audit AuditEvent) (User, error) {
 	var out User
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		u, err := s.getUser(ctx, tx, "id = ?"+s.db.ForUpdate(), id)
@@ -106,7 +106,10 @@ func (s *Store) UpdateUser(ctx context.Context, id string, now time.Time, target
 			return fmt.Errorf("update user: %w", err)
 		}
 		out = u
-		return s.addUserEvent(ctx, tx, EventUpsert, u, targets, now)
+		if err := s.addUserEvent(ctx, tx, EventUpsert, u, targets, now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, audit)
 	})
 	return out, err
 }
@@ -122,10 +125,10 @@ func (s *Store) SetPasswordHash(ctx context.Context, id, hash string) error {
 }
 
 // DeleteUser removes the user, its sessions and refresh tokens (by cascade), and writes the
-// "delete" sync event in the same transaction. The cascade locks rows in another order than a
+// "delete" sync event and audit in the same transaction. The cascade locks rows in another order than a
 // refresh does, so on PostgreSQL a deadlock with a concurrent refresh is possible; the
 // transaction is retried when the database aborts it.
-func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time, targets []string) error {
+func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time, targets []string, audit AuditEvent) error {
 	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
 		u, err := s.getUser(ctx, tx, "id = ?"+s.db.ForUpdate(), id)
 		if err != nil {
@@ -136,7 +139,10 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time, target
 		}
 		u.Version++
 		u.UpdatedAt = now
-		return s.addUserEvent(ctx, tx, EventDelete, u, targets, now)
+		if err := s.addUserEvent(ctx, tx, EventDelete, u, targets, now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, audit)
 	})
 }
 

@@ -220,10 +220,10 @@ func history(t testing.TB, s *store.Store, counts []int, targets ...string) (map
 		n := max(c, -c)
 		for v := int64(2); v <= int64(n); v++ {
 			if c < 0 && v == int64(n) {
-				if err := s.DeleteUser(ctx, u.ID, now, targets); err != nil {
+				if err := s.DeleteUser(ctx, u.ID, now, targets, store.AuditEvent{At: now, Event: store.AuditUserDeleted, UserID: u.ID}); err != nil {
 					t.Fatal(err)
 				}
-			} else if _, err := s.UpdateUser(ctx, u.ID, now, targets, func(x *store.User) error { x.Email = "x" + x.Email; return nil }); err != nil {
+			} else if _, err := s.UpdateUser(ctx, u.ID, now, targets, func(x *store.User) error { x.Email = "x" + x.Email; return nil }, store.AuditEvent{At: now, Event: store.AuditUserUpdated, UserID: u.ID}); err != nil {
 				t.Fatal(err)
 			}
 			want[u.ID] = append(want[u.ID], v)

@@ -1,4 +1,4 @@
-package server
+package account
 
 import (
 	"net/mail"
@@ -6,24 +6,26 @@ import (
 	"unicode/utf8"
 )
 
-// normalizeUsername lowercases and checks a username: 3–32 of a-z 0-9 . _ -.
+// normalizeUsername lowercases and checks a username: 3–32 of a-z 0-9 . _ -, else
+// ErrInvalidUsername.
 func normalizeUsername(s string) (string, error) {
 	u := strings.ToLower(strings.TrimSpace(s))
 	if len(u) < 3 || len(u) > 32 {
-		return "", errBadRequest("invalid_username", "username must be 3 to 32 characters of a-z, 0-9, '.', '_' and '-'")
+		return "", ErrInvalidUsername
 	}
 	for _, c := range u {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return "", errBadRequest("invalid_username", "username must be 3 to 32 characters of a-z, 0-9, '.', '_' and '-'")
+			return "", ErrInvalidUsername
 		}
 	}
 	return u, nil
 }
 
-// normalizeEmail lowercases and checks an address: a bare addr-spec with a dotted domain.
+// normalizeEmail lowercases and checks an address: a bare addr-spec with a dotted domain, else
+// ErrInvalidEmail.
 func normalizeEmail(s string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(s))
-	bad := errBadRequest("invalid_email", "email must be a valid address like name@example.com")
+	bad := ErrInvalidEmail
 	if len(e) > 254 {
 		return "", bad
 	}
@@ -38,11 +40,17 @@ func normalizeEmail(s string) (string, error) {
 	return e, nil
 }
 
-// checkPassword enforces 8–256 characters.
+// checkPassword enforces 8–256 characters, else ErrInvalidPassword.
 func checkPassword(p string) error {
 	n := utf8.RuneCountInString(p)
 	if !utf8.ValidString(p) || n < 8 || n > 256 {
-		return errBadRequest("invalid_password", "password must be 8 to 256 characters")
+		return ErrInvalidPassword
 	}
 	return nil
+}
+
+// impossibleLogin reports a login that no user can have (names and emails are validated at
+// sign-up), so it is never looked up nor stored in a throttle key.
+func impossibleLogin(login string) bool {
+	return len(login) > 254 || !utf8.ValidString(login) || strings.ContainsRune(login, 0)
 }

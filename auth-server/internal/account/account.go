@@ -1,0 +1,115 @@
+// Package account holds the auth server's use cases: sign-up, log-in, refresh, log-out,
+// revocation, password change, account deletion, and the sessions of a user. Each is a method
+// taking ctx, a plain input and the client's identity, and returning a result or one of the
+// sentinel errors of errors.go; nothing here knows HTTP. The service owns the decisions that
+// span the store and the policies: the throttle key, starting a session, minting its tokens,
+// and the audit trail, which is always written in the transaction of the change it records.
+package account
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/password"
+	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
+	"github.com/jwtauth/jwtauth/auth-server/internal/store"
+	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
+	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
+)
+
+// Config is the policy the service applies.
+type Config struct {
+	Throttle    throttle.Policy
+	Refresh     refresh.Policy
+	SyncTargets []string // the user-sync targets every user change is queued for
+}
+
+// Observer is told the outcome of logins and refreshes and every access token issued (the
+// server's metrics implement it). Its methods must be cheap and safe for concurrent use.
+type Observer interface {
+	Login(outcome string)           // success, failure or throttled
+	Refresh(outcome string)         // the refresh.Outcome's label
+	AccessTokenIssued(token string) // a signed access token
+}
+
+// AccessVerifier checks an access token of this server (signature, type, issuer, audience,
+// time) and returns who it speaks for. It does not check that the session is still live:
+// Authenticate does.
+type AccessVerifier interface {
+	VerifyAccess(ctx context.Context, token string) (Principal, error)
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Store    *store.Store
+	Hasher   *password.Hasher
+	Issuer   *tokens.Issuer
+	Verifier AccessVerifier
+	Observer Observer // optional
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// SyncNotify, when set, is called after a committed user change to wake the sync relay.
+	SyncNotify func()
+}
+
+// Service runs the account use cases. It is safe for concurrent use.
+type Service struct {
+	cfg        Config
+	store      *store.Store
+	hasher     *password.Hasher
+	issuer     *tokens.Issuer
+	verifier   AccessVerifier
+	obs        Observer
+	log        *slog.Logger
+	now        func() time.Time
+	syncNotify func()
+}
+
+// New returns a Service.
+func New(cfg Config, d Deps) *Service {
+	obs := d.Observer
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	return &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, issuer: d.Issuer, verifier: d.Verifier,
+		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify}
+}
+
+// Client is who is calling: the address and user agent recorded with sessions and in the
+// audit trail, and counted by login throttling.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// Principal is the subject of a verified access token.
+type Principal struct {
+	UserID    string
+	SessionID string
+}
+
+// Tokens is a token response: an access token, its lifetime, and the session's refresh token.
+type Tokens struct {
+	AccessToken  string
+	ExpiresIn    time.Duration
+	RefreshToken string
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Login(string)             {}
+func (nopObserver) Refresh(string)           {}
+func (nopObserver) AccessTokenIssued(string) {}
+
+// signalSync wakes the sync relay after a user change was committed (it also polls).
+func (s *Service) signalSync() {
+	if s.syncNotify != nil {
+		s.syncNotify()
+	}
+}
+
+// audit is the audit event of type event for the client, at now.
+func audit(now time.Time, event, userID, sessionID string, c Client) store.AuditEvent {
+	return store.AuditEvent{At: now, Event: event, UserID: userID, SessionID: sessionID, IP: c.IP}
+}

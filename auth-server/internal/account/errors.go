@@ -1,0 +1,37 @@
+package account
+
+import (
+	"errors"
+	"time"
+)
+
+// The outcomes callers branch on. The HTTP layer maps each to a status and error code in one
+// table; any other error is internal.
+var (
+	// ErrInvalidCredentials: unknown user or wrong password at log-in, told apart by nothing.
+	ErrInvalidCredentials = errors.New("invalid username or password")
+	// ErrThrottled: too many failed attempts; errors.As gives the *ThrottledError with the wait.
+	ErrThrottled = errors.New("too many failed attempts")
+	// ErrInvalidGrant: a refresh token that is unknown, expired, of an ended session, or reused.
+	ErrInvalidGrant = errors.New("invalid refresh token")
+	// ErrUnauthenticated: an access token that does not verify, or whose session or user is gone.
+	ErrUnauthenticated = errors.New("invalid access token")
+	// ErrWrongPassword: the current password given to confirm a change is wrong.
+	ErrWrongPassword = errors.New("wrong password")
+	// ErrUserExists: the username or email is taken, in any letter case.
+	ErrUserExists = errors.New("user exists")
+	// ErrSessionNotFound: no such live session of this user.
+	ErrSessionNotFound = errors.New("session not found")
+	// ErrInvalidUsername, ErrInvalidEmail, ErrInvalidPassword: input that breaks the rules.
+	ErrInvalidUsername = errors.New("invalid username")
+	ErrInvalidEmail    = errors.New("invalid email")
+	ErrInvalidPassword = errors.New("invalid password")
+)
+
+// ThrottledError is ErrThrottled with the time to wait before the next attempt.
+type ThrottledError struct{ Wait time.Duration }
+
+func (e *ThrottledError) Error() string { return ErrThrottled.Error() }
+
+// Is makes errors.Is(err, ErrThrottled) hold.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }

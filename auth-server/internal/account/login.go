@@ -1,0 +1,191 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/store"
+	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
+)
+
+// maxPasswordLen bounds a presented password (sign-up allows 256 characters, four bytes each at
+// most): a longer one is refused without hashing it.
+const maxPasswordLen = 1024
+
+// LoginInput is a password log-in; Login is the username or the email.
+type LoginInput struct {
+	Login    string
+	Password string
+}
+
+// Login checks the credentials and starts a session. Unknown users and wrong passwords both
+// give ErrInvalidCredentials after the same work; a throttled account or address gives a
+// *ThrottledError (ErrThrottled), the right password included.
+func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Tokens, error) {
+	login := strings.TrimSpace(in.Login)
+	if impossibleLogin(login) || len(in.Password) > maxPasswordLen {
+		// No such user can exist: the same answer, and the same work, as a wrong password,
+		// without storing the name anywhere.
+		s.hasher.VerifyDummy(ctx, in.Password)
+		return Tokens{}, ErrInvalidCredentials
+	}
+	u, err := s.store.UserByLogin(ctx, login)
+	known := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Tokens{}, err
+	}
+	g := s.newGate(accountKey(u.ID, login), c)
+	if err := g.check(ctx, login); err != nil {
+		s.obs.Login("throttled")
+		return Tokens{}, err
+	}
+	if !known {
+		s.hasher.VerifyDummy(ctx, in.Password) // the same work as a wrong password
+		return Tokens{}, s.loginFailed(ctx, g, "", login)
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, in.Password, u.PasswordHash)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if !ok {
+		return Tokens{}, s.loginFailed(ctx, g, u.ID, login)
+	}
+	if rehash {
+		s.rehash(ctx, u.ID, in.Password)
+	}
+	if err := g.clear(ctx); err != nil {
+		s.log.Warn("clear throttle failed", "err", err)
+	}
+	t, err := s.startSession(ctx, u, store.AuditLoginSuccess, c)
+	if err != nil {
+		return Tokens{}, err
+	}
+	s.obs.Login("success")
+	return t, nil
+}
+
+func (s *Service) loginFailed(ctx context.Context, g gate, userID, login string) error {
+	ev := audit(s.now(), store.AuditLoginFailure, userID, "", g.client)
+	ev.Detail = login
+	if err := g.fail(ctx, ev); err != nil {
+		return err
+	}
+	s.obs.Login("failure")
+	return ErrInvalidCredentials
+}
+
+// rehash replaces an outdated hash (an imported bcrypt one, or weaker argon2id parameters)
+// after a successful log-in; a failure only delays it to the next log-in.
+func (s *Service) rehash(ctx context.Context, userID, pw string) {
+	h, err := s.hasher.Hash(ctx, pw)
+	if err == nil {
+		err = s.store.SetPasswordHash(ctx, userID, h)
+	}
+	if err != nil {
+		s.log.Warn("rehash failed", "user_id", userID, "err", err)
+	}
+}
+
+// confirmPassword checks the password of a signed-in user before a change that needs it,
+// throttled like log-in (the same counters), so that a stolen access token cannot be used to
+// guess the password faster than log-in allows. A wrong one gives ErrWrongPassword.
+func (s *Service) confirmPassword(ctx context.Context, u store.User, pw string, c Client) error {
+	g := s.newGate(accountKey(u.ID, ""), c)
+	if err := g.check(ctx, u.Username); err != nil {
+		return err
+	}
+	ok := false
+	if len(pw) <= maxPasswordLen {
+		var err error
+		if ok, _, err = s.hasher.Verify(ctx, pw, u.PasswordHash); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		ev := audit(s.now(), store.AuditPasswordFailure, u.ID, "", c)
+		if err := g.fail(ctx, ev); err != nil {
+			return err
+		}
+		return ErrWrongPassword
+	}
+	return nil
+}
+
+// accountKey is the throttle key of an account: the user's id when the user exists, so that
+// its username and email share one counter, else the login as given (lower-cased), so that
+// guessing at an unknown name is throttled the same way.
+func accountKey(userID, login string) string {
+	if userID != "" {
+		return "account:" + userID
+	}
+	return "login:" + strings.ToLower(login)
+}
+
+// addressKey is the throttle key of a client address: an IPv4 address, or the /64 of an IPv6
+// address (one host usually holds a whole /64).
+func addressKey(ip string) string {
+	a := net.ParseIP(ip)
+	if a == nil || a.To4() != nil {
+		return "address:" + ip
+	}
+	return "address:" + a.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
+// gate is the throttle of one attempt: the account's and the address's counters.
+type gate struct {
+	s       *Service
+	acct    string
+	addr    string
+	client  Client
+	counted bool // the account's counter held failures when checked
+}
+
+func (s *Service) newGate(acctKey string, c Client) gate {
+	return gate{s: s, acct: acctKey, addr: addressKey(c.IP), client: c}
+}
+
+// check reads both counters and gives a *ThrottledError when either blocks now; the refusal
+// is audited (with login as its detail).
+func (g *gate) check(ctx context.Context, login string) error {
+	acct, err := g.s.store.ThrottleCounter(ctx, g.acct)
+	if err != nil {
+		return err
+	}
+	addr, err := g.s.store.ThrottleCounter(ctx, g.addr)
+	if err != nil {
+		return err
+	}
+	g.counted = acct != (throttle.Counter{})
+	now := g.s.now()
+	wait, blocked := g.s.cfg.Throttle.Check(acct, addr, now)
+	if !blocked {
+		return nil
+	}
+	ev := audit(now, store.AuditLoginThrottled, "", "", g.client)
+	ev.Detail = login
+	if err := g.s.store.Audit(ctx, ev); err != nil {
+		return err
+	}
+	return &ThrottledError{Wait: wait}
+}
+
+// fail counts a failed attempt on both counters, with its audit event in the same transaction.
+func (g gate) fail(ctx context.Context, ev store.AuditEvent) error {
+	now, p := g.s.now(), g.s.cfg.Throttle
+	return g.s.store.RecordFailure(ctx, func(key string, c throttle.Counter) throttle.Counter {
+		if key == g.acct {
+			return p.Account.Fail(c, now)
+		}
+		return p.Address.Fail(c, now)
+	}, ev, g.acct, g.addr)
+}
+
+// clear forgets the account's failures after a success; nothing is written when it had none.
+func (g gate) clear(ctx context.Context) error {
+	if !g.counted {
+		return nil
+	}
+	return g.s.store.ClearThrottle(ctx, g.acct)
+}
