@@ -26,6 +26,9 @@ const (
 	AuditPasswordFailure = "password.failure"
 	AuditKeyRotated      = "key.rotated"
 	AuditKeyRevoked      = "key.revoked"
+	AuditClientAdded     = "client.added"
+	AuditClientSecret    = "client.secret_rotated"
+	AuditClientRemoved   = "client.removed"
 )
 
 // AuditEvent is one row of the audit trail.

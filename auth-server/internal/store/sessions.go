@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
 )
 
 // Session is a refresh-token family started by one login.
@@ -20,6 +22,8 @@ type Session struct {
 	RevokeReason  string
 	UserAgent     string
 	IP            string
+	ClientID      string   // the client it was issued to
+	Scope         []string // the scopes it was granted; a refresh keeps or narrows them
 }
 
 // Reasons a session was revoked, stored in its revoke_reason.
@@ -30,6 +34,7 @@ const (
 	RevokeRevoked        = "revoked" // RFC 7009 /revoke
 	RevokePasswordChange = "password_change"
 	RevokeReuse          = "reuse"
+	RevokeClientRemoved  = "client_removed"
 )
 
 type sessionRow struct {
@@ -43,9 +48,11 @@ type sessionRow struct {
 	RevokeReason  string `db:"revoke_reason"`
 	UserAgent     string `db:"user_agent"`
 	IP            string `db:"ip"`
+	ClientID      string `db:"client_id"`
+	Scope         string `db:"scope"`
 }
 
-const sessionCols = "id, user_id, created_at, last_used_at, expires_at, idle_expires_at, revoked_at, revoke_reason, user_agent, ip"
+const sessionCols = "id, user_id, created_at, last_used_at, expires_at, idle_expires_at, revoked_at, revoke_reason, user_agent, ip, client_id, scope"
 
 // liveSession is the WHERE condition of a session usable at the time bound twice after it.
 const liveSession = "revoked_at = 0 AND expires_at > ? AND (idle_expires_at = 0 OR idle_expires_at > ?)"
@@ -53,16 +60,19 @@ const liveSession = "revoked_at = 0 AND expires_at > ? AND (idle_expires_at = 0 
 func (r sessionRow) session() Session {
 	return Session{ID: r.ID, UserID: r.UserID, CreatedAt: fromMS(r.CreatedAt), LastUsedAt: fromMS(r.LastUsedAt),
 		ExpiresAt: fromMS(r.ExpiresAt), IdleExpiresAt: fromMS(r.IdleExpiresAt), RevokedAt: fromMS(r.RevokedAt),
-		RevokeReason: r.RevokeReason, UserAgent: r.UserAgent, IP: r.IP}
+		RevokeReason: r.RevokeReason, UserAgent: r.UserAgent, IP: r.IP, ClientID: r.ClientID, Scope: list(r.Scope)}
 }
 
 // CreateSession stores a new session and its first refresh token (by hash only), with the
 // audit event of the login, in one transaction. The session's IdleExpiresAt is tokenExpires.
 func (s *Store) CreateSession(ctx context.Context, sess Session, tokenHash string, tokenExpires time.Time, audit AuditEvent) error {
 	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		if sess.ClientID == "" {
+			sess.ClientID = clients.FirstParty
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			sess.ID, sess.UserID, ms(sess.CreatedAt), ms(sess.LastUsedAt), ms(sess.ExpiresAt), ms(tokenExpires),
-			ms(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP); err != nil {
+			ms(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP, sess.ClientID, joined(sess.Scope)); err != nil {
 			return fmt.Errorf("insert session: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),

@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
+)
+
+// ErrClientExists reports a client name already taken (in any letter case).
+var ErrClientExists = errors.New("client exists")
+
+// StoredClient is a registered client with what only the store keeps: its secret's hash and
+// its times.
+type StoredClient struct {
+	clients.Client
+	SecretHash string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+type clientRow struct {
+	ID             string `db:"client_id"`
+	Name           string `db:"name"`
+	Confidential   int64  `db:"confidential"`
+	SecretHash     string `db:"secret_hash"`
+	RedirectURIs   string `db:"redirect_uris"`
+	PostLogoutURIs string `db:"post_logout_uris"`
+	Grants         string `db:"grants"`
+	Scopes         string `db:"scopes"`
+	DefaultScopes  string `db:"default_scopes"`
+	Roles          string `db:"roles"`
+	CreatedAt      int64  `db:"created_at"`
+	UpdatedAt      int64  `db:"updated_at"`
+}
+
+const clientCols = "client_id, name, confidential, secret_hash, redirect_uris, post_logout_uris, grants, scopes, default_scopes, roles, created_at, updated_at"
+
+func (r clientRow) client() StoredClient {
+	return StoredClient{Client: clients.Client{ID: r.ID, Name: r.Name, Confidential: r.Confidential != 0,
+		RedirectURIs: list(r.RedirectURIs), PostLogoutURIs: list(r.PostLogoutURIs), Grants: list(r.Grants),
+		Scopes: list(r.Scopes), DefaultScopes: list(r.DefaultScopes), Roles: list(r.Roles)},
+		SecretHash: r.SecretHash, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt)}
+}
+
+// list splits a stored space-separated list; the empty string is no item.
+func list(s string) []string { return strings.Fields(s) }
+
+// joined is the stored form of a list.
+func joined(items []string) string { return strings.Join(items, " ") }
+
+// CreateClient stores c with its audit event in one transaction; a name already taken in any
+// letter case gives ErrClientExists.
+func (s *Store) CreateClient(ctx context.Context, c StoredClient, audit AuditEvent) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		conf := int64(0)
+		if c.Confidential {
+			conf = 1
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			c.ID, c.Name, conf, c.SecretHash, joined(c.RedirectURIs), joined(c.PostLogoutURIs), joined(c.Grants),
+			joined(c.Scopes), joined(c.DefaultScopes), joined(c.Roles), ms(c.CreatedAt), ms(c.UpdatedAt))
+		if isUniqueViolation(err) {
+			return ErrClientExists
+		}
+		if err != nil {
+			return fmt.Errorf("insert client: %w", err)
+		}
+		return s.audit(ctx, tx, audit)
+	})
+}
+
+// ClientByID returns the registered client id, or ErrNotFound.
+func (s *Store) ClientByID(ctx context.Context, id string) (StoredClient, error) {
+	var r clientRow
+	err := s.db.GetContext(ctx, &r, s.q(`SELECT `+clientCols+` FROM clients WHERE client_id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return StoredClient{}, ErrNotFound
+	}
+	if err != nil {
+		return StoredClient{}, classify(fmt.Errorf("get client: %w", err))
+	}
+	return r.client(), nil
+}
+
+// Clients returns every registered client, by name.
+func (s *Store) Clients(ctx context.Context) ([]StoredClient, error) {
+	var rows []clientRow
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+clientCols+` FROM clients ORDER BY lower(name)`); err != nil {
+		return nil, classify(fmt.Errorf("list clients: %w", err))
+	}
+	out := make([]StoredClient, len(rows))
+	for i, r := range rows {
+		out[i] = r.client()
+	}
+	return out, nil
+}
+
+// SetClientSecret replaces the secret hash of a confidential client (the old secret stops
+// working at once), with its audit event; ErrNotFound when there is no such confidential client.
+func (s *Store) SetClientSecret(ctx context.Context, id, hash string, now time.Time, audit AuditEvent) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE clients SET secret_hash = ?, updated_at = ? WHERE client_id = ? AND confidential = 1`),
+			hash, ms(now), id)
+		if err := oneRow(res, err, ErrNotFound); err != nil {
+			return fmt.Errorf("set client secret: %w", err)
+		}
+		return s.audit(ctx, tx, audit)
+	})
+}
+
+// RemoveClient deletes a client and revokes every live session issued to it, with its audit
+// event, in one transaction; it returns how many sessions it revoked, or ErrNotFound.
+func (s *Store) RemoveClient(ctx context.Context, id string, now time.Time, audit AuditEvent) (int, error) {
+	var n int64
+	err := s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM clients WHERE client_id = ?`), id)
+		if err := oneRow(res, err, ErrNotFound); err != nil {
+			return fmt.Errorf("remove client: %w", err)
+		}
+		res, err = tx.ExecContext(ctx, s.q(`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE client_id = ? AND revoked_at = 0`),
+			ms(now), RevokeClientRemoved, id)
+		if err != nil {
+			return fmt.Errorf("revoke client sessions: %w", err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return fmt.Errorf("revoke client sessions: %w", err)
+		}
+		return s.audit(ctx, tx, audit)
+	})
+	return int(n), err
+}
