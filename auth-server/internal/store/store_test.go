@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -24,7 +25,7 @@ import (
 func newUser(name string) store.User {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	return store.User{ID: uuid.NewString(), Username: name, Email: strings.ToLower(name) + "@example.com",
-		PasswordHash: "h", Version: 1, CreatedAt: now, UpdatedAt: now}
+		PasswordHash: "h", Version: 1, CreatedAt: now, UpdatedAt: now, Roles: []string{}}
 }
 
 func TestUsersRoundTrip(t *testing.T) {
@@ -36,7 +37,7 @@ func TestUsersRoundTrip(t *testing.T) {
 		}
 		for _, login := range []string{"alice", "ALICE", "Alice@Example.com"} {
 			got, err := s.UserByLogin(ctx, login)
-			if err != nil || got != u {
+			if err != nil || !reflect.DeepEqual(got, u) {
 				t.Errorf("UserByLogin(%q) = %+v, %v; want %+v", login, got, err, u)
 			}
 		}

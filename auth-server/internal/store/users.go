@@ -20,7 +20,13 @@ type User struct {
 	Version      int64
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	Roles        []string  // never nil when read
+	DisabledAt   time.Time // zero while enabled
+	LastLoginAt  time.Time // zero before the first log-in
 }
+
+// Disabled reports whether the user is disabled.
+func (u User) Disabled() bool { return !u.DisabledAt.IsZero() }
 
 type userRow struct {
 	ID           string `db:"id"`
@@ -30,22 +36,35 @@ type userRow struct {
 	Version      int64  `db:"version"`
 	CreatedAt    int64  `db:"created_at"`
 	UpdatedAt    int64  `db:"updated_at"`
+	Roles        string `db:"roles"`
+	DisabledAt   int64  `db:"disabled_at"`
+	LastLoginAt  int64  `db:"last_login_at"`
 }
 
 func (r userRow) user() User {
 	return User{ID: r.ID, Username: r.Username, Email: r.Email, PasswordHash: r.PasswordHash,
-		Version: r.Version, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt)}
+		Version: r.Version, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
+		Roles: roleList(r.Roles), DisabledAt: fromMS(r.DisabledAt), LastLoginAt: fromMS(r.LastLoginAt)}
 }
 
-const userCols = "id, username, email, password_hash, version, created_at, updated_at"
+// roleList is a stored role list, never nil (a token's roles claim is always an array).
+func roleList(s string) []string {
+	if l := list(s); l != nil {
+		return l
+	}
+	return []string{}
+}
+
+const userCols = "id, username, email, password_hash, version, created_at, updated_at, roles, disabled_at, last_login_at"
 
 // CreateUser inserts u (Version 1) and, in the same transaction, its "upsert" sync event for
 // each target. A username or email already taken in any letter case gives ErrUserExists; the
 // unique indexes decide, so two racing signups cannot both win.
 func (s *Store) CreateUser(ctx context.Context, u User, targets []string) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			u.ID, u.Username, u.Email, u.PasswordHash, u.Version, ms(u.CreatedAt), ms(u.UpdatedAt))
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			u.ID, u.Username, u.Email, u.PasswordHash, u.Version, ms(u.CreatedAt), ms(u.UpdatedAt),
+			joined(u.Roles), ms(u.DisabledAt), ms(u.LastLoginAt))
 		if isUniqueViolation(err) {
 			return ErrUserExists
 		}
@@ -97,8 +116,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, now time.Time, target
 		}
 		u.Version++
 		u.UpdatedAt = now
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ? WHERE id = ?`),
-			u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), u.ID)
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ?, roles = ?, disabled_at = ? WHERE id = ?`),
+			u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), joined(u.Roles), ms(u.DisabledAt), u.ID)
 		if isUniqueViolation(err) {
 			return ErrUserExists
 		}
