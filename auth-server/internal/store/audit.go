@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,6 +18,11 @@ const (
 	AuditSignup         = "user.signup"
 	AuditUserUpdated    = "user.updated"
 	AuditUserDeleted    = "user.deleted"
+	AuditUserDisabled   = "user.disabled"
+	AuditUserEnabled    = "user.enabled"
+	AuditUserRoles      = "user.roles"
+	AuditUserCreated    = "user.created"
+	AuditAdminLogout    = "session.admin_logout"
 	AuditRefreshReuse   = "refresh.reuse"
 	AuditLogout         = "session.logout"
 	AuditLogoutAll      = "session.logout_all"
@@ -33,6 +39,8 @@ const (
 
 // AuditEvent is one row of the audit trail.
 type AuditEvent struct {
+	ID        string // set by the store
+	Actor     string // who did it, for administrative actions: "user:<id>" or "cli"
 	At        time.Time
 	Event     string
 	UserID    string
@@ -42,6 +50,8 @@ type AuditEvent struct {
 }
 
 type auditRow struct {
+	ID        string `db:"id"`
+	Actor     string `db:"actor"`
 	At        int64  `db:"at"`
 	Event     string `db:"event"`
 	UserID    string `db:"user_id"`
@@ -56,8 +66,8 @@ func (s *Store) Audit(ctx context.Context, e AuditEvent) error {
 }
 
 func (s *Store) audit(ctx context.Context, x sqlx.ExecerContext, e AuditEvent) error {
-	_, err := x.ExecContext(ctx, s.q(`INSERT INTO audit_events (id, at, event, user_id, session_id, ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		uuid.NewString(), ms(e.At), e.Event, e.UserID, e.SessionID, e.IP, e.Detail)
+	_, err := x.ExecContext(ctx, s.q(`INSERT INTO audit_events (id, at, event, user_id, session_id, ip, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		uuid.NewString(), ms(e.At), e.Event, e.UserID, e.SessionID, e.IP, e.Detail, e.Actor)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Event, err)
 	}
@@ -66,21 +76,49 @@ func (s *Store) audit(ctx context.Context, x sqlx.ExecerContext, e AuditEvent) e
 
 // AuditEvents returns the newest events (of one user when userID is not empty), newest first.
 func (s *Store) AuditEvents(ctx context.Context, userID string, limit int) ([]AuditEvent, error) {
-	q := `SELECT at, event, user_id, session_id, ip, detail FROM audit_events`
-	args := []any{}
-	if userID != "" {
-		q += ` WHERE user_id = ?`
-		args = append(args, userID)
+	return s.AuditPage(ctx, AuditQuery{UserID: userID, Limit: limit})
+}
+
+// AuditQuery selects a page of the audit trail, newest first: of one user and/or one event
+// type when set, older than the event After (its time and id, from the previous page's last
+// event) when set.
+type AuditQuery struct {
+	UserID  string
+	Type    string
+	AfterAt time.Time
+	AfterID string
+	Limit   int
+}
+
+// AuditPage returns one page of the audit trail (keyset pagination on time and id, so events
+// written meanwhile never shift a page).
+func (s *Store) AuditPage(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
+	var where []string
+	var args []any
+	if q.UserID != "" {
+		where, args = append(where, "user_id = ?"), append(args, q.UserID)
 	}
-	q += ` ORDER BY at DESC LIMIT ?`
-	args = append(args, limit)
+	if q.Type != "" {
+		where, args = append(where, "event = ?"), append(args, q.Type)
+	}
+	if q.AfterID != "" {
+		where = append(where, "(at < ? OR (at = ? AND id < ?))")
+		args = append(args, ms(q.AfterAt), ms(q.AfterAt), q.AfterID)
+	}
+	query := `SELECT id, actor, at, event, user_id, session_id, ip, detail FROM audit_events`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY at DESC, id DESC LIMIT ?`
+	args = append(args, q.Limit)
 	var rows []auditRow
-	if err := s.db.SelectContext(ctx, &rows, s.q(q), args...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, s.q(query), args...); err != nil {
 		return nil, classify(fmt.Errorf("read audit: %w", err))
 	}
 	out := make([]AuditEvent, len(rows))
 	for i, r := range rows {
-		out[i] = AuditEvent{At: fromMS(r.At), Event: r.Event, UserID: r.UserID, SessionID: r.SessionID, IP: r.IP, Detail: r.Detail}
+		out[i] = AuditEvent{ID: r.ID, Actor: r.Actor, At: fromMS(r.At), Event: r.Event, UserID: r.UserID,
+			SessionID: r.SessionID, IP: r.IP, Detail: r.Detail}
 	}
 	return out, nil
 }

@@ -35,6 +35,8 @@ const (
 	RevokePasswordChange = "password_change"
 	RevokeReuse          = "reuse"
 	RevokeClientRemoved  = "client_removed"
+	RevokeDisabled       = "user_disabled"
+	RevokeAdmin          = "admin_logout"
 )
 
 type sessionRow struct {
@@ -64,11 +66,17 @@ func (r sessionRow) session() Session {
 }
 
 // CreateSession stores a new session and its first refresh token (by hash only), with the
-// audit event of the login, in one transaction. The session's IdleExpiresAt is tokenExpires.
+// audit event of the login and the user's last log-in time, in one transaction. The session's
+// IdleExpiresAt is tokenExpires.
 func (s *Store) CreateSession(ctx context.Context, sess Session, tokenHash string, tokenExpires time.Time, audit AuditEvent) error {
 	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
 		if sess.ClientID == "" {
 			sess.ClientID = clients.FirstParty
+		}
+		// The users row first, then the session's: the lock order of DeleteUser and
+		// ChangePassword.
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET last_login_at = ? WHERE id = ?`), ms(sess.CreatedAt), sess.UserID); err != nil {
+			return fmt.Errorf("record last login: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			sess.ID, sess.UserID, ms(sess.CreatedAt), ms(sess.LastUsedAt), ms(sess.ExpiresAt), ms(tokenExpires),

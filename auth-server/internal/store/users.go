@@ -107,30 +107,63 @@ func (s *Store) getUser(ctx context.Context, q sqlx.QueryerContext, where string
 func (s *Store) UpdateUser(ctx context.Context, id string, now time.Time, targets []string, change func(u *User) error, audit AuditEvent) (User, error) {
 	var out User
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		u, err := s.getUser(ctx, tx, "id = ?"+s.db.ForUpdate(), id)
+		var err error
+		out, err = s.updateUser(ctx, tx, id, now, targets, change)
 		if err != nil {
-			return err
-		}
-		if err := change(&u); err != nil {
-			return err
-		}
-		u.Version++
-		u.UpdatedAt = now
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ?, roles = ?, disabled_at = ? WHERE id = ?`),
-			u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), joined(u.Roles), ms(u.DisabledAt), u.ID)
-		if isUniqueViolation(err) {
-			return ErrUserExists
-		}
-		if err != nil {
-			return fmt.Errorf("update user: %w", err)
-		}
-		out = u
-		if err := s.addUserEvent(ctx, tx, EventUpsert, u, targets, now); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, audit)
 	})
 	return out, err
+}
+
+// SetDisabled disables the user at now (ending every session of it) or enables it again, with
+// the sync event and audit, in one transaction.
+func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, now time.Time, targets []string, audit AuditEvent) (User, error) {
+	var out User
+	err := s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, err = s.updateUser(ctx, tx, id, now, targets, func(u *User) error {
+			switch {
+			case disabled && !u.Disabled():
+				u.DisabledAt = now
+			case !disabled:
+				u.DisabledAt = time.Time{}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if disabled {
+			if _, err := s.revokeUserSessions(ctx, tx, id, "", now, RevokeDisabled); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, tx, audit)
+	})
+	return out, err
+}
+
+func (s *Store) updateUser(ctx context.Context, tx *sqlx.Tx, id string, now time.Time, targets []string, change func(u *User) error) (User, error) {
+	u, err := s.getUser(ctx, tx, "id = ?"+s.db.ForUpdate(), id)
+	if err != nil {
+		return User{}, err
+	}
+	if err := change(&u); err != nil {
+		return User{}, err
+	}
+	u.Version++
+	u.UpdatedAt = now
+	_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ?, roles = ?, disabled_at = ? WHERE id = ?`),
+		u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), joined(u.Roles), ms(u.DisabledAt), u.ID)
+	if isUniqueViolation(err) {
+		return User{}, ErrUserExists
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("update user: %w", err)
+	}
+	return u, s.addUserEvent(ctx, tx, EventUpsert, u, targets, now)
 }
 
 // SetPasswordHash replaces a user's hash without a sync event (the hash is not synced): used

@@ -27,7 +27,13 @@ ALTER TABLE sessions ADD COLUMN client_id TEXT NOT NULL DEFAULT 'first-party';
 ALTER TABLE sessions ADD COLUMN scope TEXT NOT NULL DEFAULT '';
 CREATE INDEX sessions_client_idx ON sessions (client_id);
 
+-- who did it: "user:<id>" for an admin through the API, "cli" for the operator's CLI
+ALTER TABLE audit_events ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+CREATE INDEX audit_events_event_idx ON audit_events (event, at);
+
 -- +goose Down
+DROP INDEX audit_events_event_idx;
+ALTER TABLE audit_events DROP COLUMN actor;
 DROP INDEX sessions_client_idx;
 ALTER TABLE sessions DROP COLUMN scope;
 ALTER TABLE sessions DROP COLUMN client_id;
