@@ -23,7 +23,7 @@ func TestSyncCommands(t *testing.T) {
 	getenv := func(k string) string { return env[k] }
 	sync := func(args ...string) (string, error) {
 		var out, errOut bytes.Buffer
-		err := run(context.Background(), append([]string{"sync"}, args...), getenv, &out, &errOut)
+		err := run(context.Background(), append([]string{"sync"}, args...), getenv, strings.NewReader(""), &out, &errOut)
 		return out.String(), err
 	}
 	// Two users created while no target was configured: nothing pending.

@@ -16,7 +16,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		var ex exitError
@@ -43,12 +43,27 @@ commands:
   keys revoke KID          remove a compromised key from the JWKS at once
   sync status [--json]     pending sync deliveries per target
   sync replay              re-send every user to every sync target
+  clients add NAME [--confidential] [--redirect-uri URI]... [--post-logout-uri URI]...
+              [--grant G]... [--scope "S ..."] [--role R]...
+                           register a client; prints its client_id (and secret, once)
+  clients list [--json]    registered clients, the built-in first-party one first
+  clients show ID          one client
+  clients rotate-secret ID a new secret for a confidential client (the old one stops working)
+  clients remove ID        remove a client and end its sessions
+  users list [--query Q] [--json]
+                           users whose username or email starts with Q
+  users show NAME|ID [--json]
+  users create NAME EMAIL [--role R]...
+                           make an account; the password is read from standard input
+  users disable|enable|delete NAME|ID
+  users role add|remove NAME ROLE
+  users logout NAME        end every session of the user
 
 Every setting is an environment variable (see README.md) and also a flag: AUTH_ADDR is --auth-addr.
 `
 
 // run is the whole program: it parses configuration and runs one command.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	for _, a := range args {
 		if a == "-h" || a == "--help" || a == "help" {
 			fmt.Fprint(stdout, usage)
@@ -79,6 +94,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysCommand(ctx, cfg, log, rest, stdout)
 	case "sync":
 		return syncCommand(ctx, cfg, log, rest, stdout)
+	case "clients":
+		return clientsCommand(ctx, cfg, log, rest, stdout)
+	case "users":
+		return usersCommand(ctx, cfg, log, rest, stdin, stdout)
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)

@@ -32,7 +32,7 @@ func startRun(t *testing.T, args []string, getenv func(string) string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, getenv, io.Discard, pw); _ = pw.Close() }()
+	go func() { done <- run(ctx, args, getenv, strings.NewReader(""), io.Discard, pw); _ = pw.Close() }()
 	t.Cleanup(func() {
 		cancel()
 		select {

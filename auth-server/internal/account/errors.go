@@ -22,6 +22,18 @@ var (
 	ErrUserExists = errors.New("user exists")
 	// ErrSessionNotFound: no such live session of this user.
 	ErrSessionNotFound = errors.New("session not found")
+	// ErrAccountDisabled: the right password of a disabled account (a wrong one is still
+	// ErrInvalidCredentials, so disabled accounts cannot be found by guessing).
+	ErrAccountDisabled = errors.New("account disabled")
+	// ErrUserNotFound: no such user (administrative calls).
+	ErrUserNotFound = errors.New("user not found")
+	// ErrClientNotFound, ErrClientExists, ErrBuiltinClient: registered clients.
+	ErrClientNotFound = errors.New("client not found")
+	ErrClientExists   = errors.New("client name taken")
+	ErrBuiltinClient  = errors.New("the built-in first-party client cannot be changed")
+	// ErrInvalidCursor, ErrInvalidLimit: paging input that was not made by this server.
+	ErrInvalidCursor = errors.New("invalid cursor")
+	ErrInvalidLimit  = errors.New("limit must be 1 to 200")
 	// ErrInvalidUsername, ErrInvalidEmail, ErrInvalidPassword: input that breaks the rules.
 	ErrInvalidUsername = errors.New("invalid username")
 	ErrInvalidEmail    = errors.New("invalid email")

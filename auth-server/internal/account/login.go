@@ -52,6 +52,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Tokens, e
 	if !ok {
 		return Tokens{}, s.loginFailed(ctx, g, u.ID, login)
 	}
+	if u.Disabled() {
+		// Only after the right password: a wrong one answers as for any account.
+		s.obs.Login("disabled")
+		return Tokens{}, ErrAccountDisabled
+	}
 	if rehash {
 		s.rehash(ctx, u.ID, in.Password)
 	}

@@ -110,7 +110,7 @@ func (x *refreshRun) decide(st store.RefreshState) (store.RefreshStep, error) {
 // policyState is what the refresh policy needs of a stored token.
 func policyState(st store.RefreshState) refresh.State {
 	return refresh.State{TokenExpiresAt: st.Token.ExpiresAt, SpentAt: st.Token.SpentAt, ChildSpent: st.ChildSpent,
-		SessionExpiresAt: st.Session.ExpiresAt, SessionRevoked: !st.Session.RevokedAt.IsZero()}
+		SessionExpiresAt: st.Session.ExpiresAt, SessionRevoked: !st.Session.RevokedAt.IsZero(), UserDisabled: st.User.Disabled()}
 }
 
 // Logout ends the session of a refresh token, or with all every session of its user. Like

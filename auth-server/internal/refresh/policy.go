@@ -38,6 +38,7 @@ type State struct {
 	ChildSpent       bool      // whether the child issued when it was spent has been spent too
 	SessionExpiresAt time.Time // the session's absolute end
 	SessionRevoked   bool
+	UserDisabled     bool
 }
 
 // Expired reports whether a token or session ending at end has ended at now.
@@ -50,13 +51,13 @@ func (p Policy) ReplayAllowed(spentAt, now time.Time, childSpent bool) bool {
 	return !childSpent || now.Before(spentAt.Add(p.ReuseGrace))
 }
 
-// Decide answers what presenting a token in state st at now does. In order: a revoked or
-// ended session makes every token of it Invalid (no second alarm for a session already
+// Decide answers what presenting a token in state st at now does. In order: a disabled user,
+// or a revoked or ended session, makes every token of it Invalid (no second alarm for a session already
 // closed); a spent token is Replay when ReplayAllowed and it has not expired, and Reuse when
 // not allowed, expired or not (a legitimate client never presents a superseded token, so this
 // is the theft signal); an unspent token is Rotate until it expires, then Invalid.
 func (p Policy) Decide(st State, now time.Time) Outcome {
-	if st.SessionRevoked || Expired(st.SessionExpiresAt, now) {
+	if st.UserDisabled || st.SessionRevoked || Expired(st.SessionExpiresAt, now) {
 		return Invalid
 	}
 	if !st.SpentAt.IsZero() {

@@ -20,6 +20,8 @@ func TestDecide(t *testing.T) {
 		{"unspent", live, refresh.Rotate},
 		{"unspent expired", with(func(s *refresh.State) { s.TokenExpiresAt = now }), refresh.Invalid},
 		{"session revoked", with(func(s *refresh.State) { s.SessionRevoked = true }), refresh.Invalid},
+		{"user disabled", with(func(s *refresh.State) { s.UserDisabled = true }), refresh.Invalid},
+		{"user disabled, spent token: no reuse alarm", with(func(s *refresh.State) { s.UserDisabled, s.SpentAt, s.ChildSpent = true, now.Add(-time.Hour), true }), refresh.Invalid},
 		{"session ended", with(func(s *refresh.State) { s.SessionExpiresAt = now }), refresh.Invalid},
 		{"spent child unspent", with(func(s *refresh.State) { s.SpentAt = now.Add(-time.Hour + time.Second) }), refresh.Replay},
 		{"spent child spent within grace", with(func(s *refresh.State) {

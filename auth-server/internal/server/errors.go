@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
+	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 )
 
@@ -54,6 +55,15 @@ var errorTable = []struct {
 	{account.ErrWrongPassword, apiError{Status: http.StatusForbidden, Code: "invalid_password", Description: "the password is wrong"}, nil},
 	{account.ErrUserExists, apiError{Status: http.StatusConflict, Code: "user_exists", Description: "a user with this username or email already exists"}, nil},
 	{account.ErrSessionNotFound, *errNotFound, nil},
+	{account.ErrAccountDisabled, apiError{Status: http.StatusForbidden, Code: "account_disabled", Description: "this account is disabled; ask an administrator"}, nil},
+	{account.ErrUserNotFound, *errNotFound, nil},
+	{account.ErrClientNotFound, *errNotFound, nil},
+	{account.ErrClientExists, apiError{Status: http.StatusConflict, Code: "client_exists", Description: "a client with this name already exists"}, nil},
+	{account.ErrBuiltinClient, apiError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "the built-in first-party client cannot be changed"}, nil},
+	{account.ErrInvalidCursor, apiError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "cursor is not one this server returned; start again without it"}, nil},
+	{account.ErrInvalidLimit, apiError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "limit must be 1 to 200"}, nil},
+	{clients.ErrInvalidRole, apiError{Status: http.StatusBadRequest, Code: "invalid_role", Description: "roles are a lower-case letter, then up to 63 of a-z 0-9 _ . : -"}, nil},
+	{clients.ErrInvalidScope, apiError{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "the requested scope is malformed, unknown or not allowed for this client"}, nil},
 	{account.ErrInvalidUsername, apiError{Status: http.StatusBadRequest, Code: "invalid_username", Description: "username must be 3 to 32 characters of a-z, 0-9, '.', '_' and '-'"}, nil},
 	{account.ErrInvalidEmail, apiError{Status: http.StatusBadRequest, Code: "invalid_email", Description: "email must be a valid address like name@example.com"}, nil},
 	{account.ErrInvalidPassword, apiError{Status: http.StatusBadRequest, Code: "invalid_password", Description: "password must be 8 to 256 characters"}, nil},
