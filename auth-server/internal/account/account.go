@@ -83,10 +83,14 @@ type Client struct {
 	UserAgent string
 }
 
-// Principal is the subject of a verified access token.
+// Principal is the subject of a verified access token: a user in a session, through a
+// client, with the scopes and roles the token carries.
 type Principal struct {
 	UserID    string
 	SessionID string
+	ClientID  string
+	Scope     []string
+	Roles     []string
 }
 
 // Tokens is a token response: an access token, its lifetime, and the session's refresh token.

@@ -25,6 +25,11 @@ var (
 	// ErrAccountDisabled: the right password of a disabled account (a wrong one is still
 	// ErrInvalidCredentials, so disabled accounts cannot be found by guessing).
 	ErrAccountDisabled = errors.New("account disabled")
+	// ErrForbidden: the token's user lacks the role the call needs.
+	ErrForbidden = errors.New("forbidden")
+	// ErrInsufficientScope: the token lacks the scope the call needs; errors.As gives the
+	// *ScopeError naming it.
+	ErrInsufficientScope = errors.New("insufficient scope")
 	// ErrUserNotFound: no such user (administrative calls).
 	ErrUserNotFound = errors.New("user not found")
 	// ErrClientNotFound, ErrClientExists, ErrBuiltinClient: registered clients.
@@ -47,3 +52,11 @@ func (e *ThrottledError) Error() string { return ErrThrottled.Error() }
 
 // Is makes errors.Is(err, ErrThrottled) hold.
 func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// ScopeError is ErrInsufficientScope with the scope that was missing.
+type ScopeError struct{ Scope string }
+
+func (e *ScopeError) Error() string { return ErrInsufficientScope.Error() + ": " + e.Scope }
+
+// Is makes errors.Is(err, ErrInsufficientScope) hold.
+func (e *ScopeError) Is(target error) bool { return target == ErrInsufficientScope }

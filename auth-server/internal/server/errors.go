@@ -21,7 +21,8 @@ type apiError struct {
 	Code        string
 	Description string
 	RetryAfter  time.Duration
-	Challenge   bool // add WWW-Authenticate: Bearer error="invalid_token"
+	Challenge   bool   // add WWW-Authenticate: Bearer error="invalid_token"
+	scope       string // the missing scope of an insufficient_scope answer (RFC 6750 §3.1)
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Description }
@@ -57,6 +58,8 @@ var errorTable = []struct {
 	{account.ErrSessionNotFound, *errNotFound, nil},
 	{account.ErrAccountDisabled, apiError{Status: http.StatusForbidden, Code: "account_disabled", Description: "this account is disabled; ask an administrator"}, nil},
 	{account.ErrUserNotFound, *errNotFound, nil},
+	{account.ErrForbidden, apiError{Status: http.StatusForbidden, Code: "forbidden", Description: "this needs the admin role"}, nil},
+	{account.ErrInsufficientScope, apiError{Status: http.StatusForbidden, Code: "insufficient_scope", Description: "the access token lacks the scope this needs"}, nil},
 	{account.ErrClientNotFound, *errNotFound, nil},
 	{account.ErrClientExists, apiError{Status: http.StatusConflict, Code: "client_exists", Description: "a client with this name already exists"}, nil},
 	{account.ErrBuiltinClient, apiError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "the built-in first-party client cannot be changed"}, nil},
@@ -88,6 +91,10 @@ func toAPIError(err error, atToken bool) *apiError {
 		if errors.As(err, &te) {
 			out.RetryAfter = te.Wait
 		}
+		var se *account.ScopeError
+		if errors.As(err, &se) {
+			out.Description, out.scope = "the access token lacks the scope "+se.Scope, se.Scope
+		}
 		return &out
 	}
 	return nil
@@ -113,6 +120,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	switch {
+	case ae.scope != "":
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+ae.scope+`"`)
 	case ae.Challenge:
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	case ae.Status == http.StatusUnauthorized && !atToken:

@@ -36,4 +36,12 @@ func (s *Server) routes(r *mux.Router) {
 	r.Handle("/sessions", s.authed(s.handleListSessions)).Methods(http.MethodGet)
 	r.Handle("/sessions/{id}", s.authed(s.handleEndSession)).Methods(http.MethodDelete)
 	r.Handle("/password", s.authed(s.handleChangePassword)).Methods(http.MethodPost)
+
+	// Bearer access token with role admin and scope admin.
+	r.Handle("/admin/users", s.adminOnly(s.handleAdminUsers)).Methods(http.MethodGet)
+	r.Handle("/admin/users/{id}", s.adminOnly(s.handleAdminUser)).Methods(http.MethodGet)
+	r.Handle("/admin/users/{id}", s.adminOnly(s.handleAdminPatchUser)).Methods(http.MethodPatch)
+	r.Handle("/admin/users/{id}", s.adminOnly(s.handleAdminDeleteUser)).Methods(http.MethodDelete)
+	r.Handle("/admin/users/{id}/logout", s.adminOnly(s.handleAdminLogout)).Methods(http.MethodPost)
+	r.Handle("/admin/audit", s.adminOnly(s.handleAdminAudit)).Methods(http.MethodGet)
 }
