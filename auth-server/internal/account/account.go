@@ -93,11 +93,13 @@ type Principal struct {
 	Roles     []string
 }
 
-// Tokens is a token response: an access token, its lifetime, and the session's refresh token.
+// Tokens is a token response: an access token, its lifetime and scopes, and the session's
+// refresh token (none for a client's own token).
 type Tokens struct {
 	AccessToken  string
 	ExpiresIn    time.Duration
 	RefreshToken string
+	Scope        []string
 }
 
 type nopObserver struct{}

@@ -25,6 +25,11 @@ var (
 	// ErrAccountDisabled: the right password of a disabled account (a wrong one is still
 	// ErrInvalidCredentials, so disabled accounts cannot be found by guessing).
 	ErrAccountDisabled = errors.New("account disabled")
+	// ErrInvalidClient: unknown client, wrong or missing secret of a confidential client, or a
+	// secret sent by a public one (RFC 6749 §5.2); errors.As gives the *ClientError.
+	ErrInvalidClient = errors.New("invalid client")
+	// ErrUnauthorizedClient: the client may not use this grant.
+	ErrUnauthorizedClient = errors.New("unauthorized client")
 	// ErrForbidden: the token's user lacks the role the call needs.
 	ErrForbidden = errors.New("forbidden")
 	// ErrInsufficientScope: the token lacks the scope the call needs; errors.As gives the
@@ -60,3 +65,15 @@ func (e *ScopeError) Error() string { return ErrInsufficientScope.Error() + ": "
 
 // Is makes errors.Is(err, ErrInsufficientScope) hold.
 func (e *ScopeError) Is(target error) bool { return target == ErrInsufficientScope }
+
+// ClientError is ErrInvalidClient, saying whether the client used HTTP Basic (the answer then
+// carries a Basic challenge).
+type ClientError struct {
+	Basic  bool
+	Reason string
+}
+
+func (e *ClientError) Error() string { return ErrInvalidClient.Error() + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalidClient) hold.
+func (e *ClientError) Is(target error) bool { return target == ErrInvalidClient }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
 )
@@ -14,16 +15,27 @@ import (
 // most): a longer one is refused without hashing it.
 const maxPasswordLen = 1024
 
-// LoginInput is a password log-in; Login is the username or the email.
+// LoginInput is a password log-in; Login is the username or the email. Client names the
+// client (none: the built-in first-party one) and Scope the scopes asked for (none: the
+// client's defaults).
 type LoginInput struct {
 	Login    string
 	Password string
+	Client   ClientAuth
+	Scope    string
 }
 
-// Login checks the credentials and starts a session. Unknown users and wrong passwords both
-// give ErrInvalidCredentials after the same work; a throttled account or address gives a
-// *ThrottledError (ErrThrottled), the right password included.
+// Login checks the client and the credentials and starts a session. A client that fails to
+// authenticate gives a *ClientError, one without the password grant ErrUnauthorizedClient, a
+// scope it may not have clients.ErrInvalidScope. Unknown users and wrong passwords both give
+// ErrInvalidCredentials after the same work; a throttled account or address gives a
+// *ThrottledError (ErrThrottled), the right password included; a disabled account with the
+// right password ErrAccountDisabled.
 func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Tokens, error) {
+	client, scope, err := s.grantFor(ctx, in.Client, clients.GrantPassword, in.Scope)
+	if err != nil {
+		return Tokens{}, err
+	}
 	login := strings.TrimSpace(in.Login)
 	if impossibleLogin(login) || len(in.Password) > maxPasswordLen {
 		// No such user can exist: the same answer, and the same work, as a wrong password,
@@ -63,7 +75,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Tokens, e
 	if err := g.clear(ctx); err != nil {
 		s.log.Warn("clear throttle failed", "err", err)
 	}
-	t, err := s.startSession(ctx, u, store.AuditLoginSuccess, c)
+	t, err := s.startSession(ctx, u, grant{event: store.AuditLoginSuccess, client: client.ID, scope: scope}, c)
 	if err != nil {
 		return Tokens{}, err
 	}

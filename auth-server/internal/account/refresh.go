@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
@@ -15,20 +16,37 @@ import (
 // are refused without a database lookup.
 const maxRefreshTokenLen = 256
 
-func tokensSubject(u store.User) tokens.Subject {
-	return tokens.Subject{UserID: u.ID, Username: u.Username, Email: u.Email}
+// RefreshInput is a refresh: the token, the client presenting it (none: first-party), and
+// the scopes asked for (none: the session's; else a subset of them, RFC 6749 §6).
+type RefreshInput struct {
+	Token  string
+	Client ClientAuth
+	Scope  string
 }
 
-// Refresh spends token and returns its child in the same session with a fresh access token
+// Refresh spends the token and returns its child in the same session with a fresh access token
 // (or, on a replay the policy allows, the child it already has). Reuse revokes the session,
-// committed, and gives ErrInvalidGrant like any unknown, expired or revoked token.
-func (s *Service) Refresh(ctx context.Context, token string, c Client) (Tokens, error) {
-	if token == "" || len(token) > maxRefreshTokenLen {
+// committed, and gives ErrInvalidGrant like any unknown, expired or revoked token, or one
+// issued to another client. A scope wider than the session's gives clients.ErrInvalidScope and
+// changes nothing.
+func (s *Service) Refresh(ctx context.Context, in RefreshInput, c Client) (Tokens, error) {
+	client, err := s.authenticateClient(ctx, in.Client)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if !client.HasGrant(clients.GrantRefreshToken) {
+		return Tokens{}, ErrUnauthorizedClient
+	}
+	requested, err := clients.ParseScope(in.Scope)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if in.Token == "" || len(in.Token) > maxRefreshTokenLen {
 		s.obs.Refresh(refresh.Invalid.String())
 		return Tokens{}, ErrInvalidGrant
 	}
-	run := &refreshRun{policy: s.cfg.Refresh, token: token, now: s.now().UTC(), client: c}
-	st, err := s.store.Refresh(ctx, refresh.Hash(token), run.now, run.decide)
+	run := &refreshRun{policy: s.cfg.Refresh, token: in.Token, now: s.now().UTC(), client: c, clientID: client.ID, requested: requested}
+	st, err := s.store.Refresh(ctx, refresh.Hash(in.Token), run.now, run.decide)
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrSessionEnded):
 		run.outcome = refresh.Invalid
@@ -46,18 +64,21 @@ func (s *Service) Refresh(ctx context.Context, token string, c Client) (Tokens, 
 	}
 	// The access token is signed after the store's work is done, with the user read in the
 	// same statement as the token: no lock is held while signing.
-	return s.tokens(st.User, st.Session.ID, run.child)
+	return s.tokens(userSubject(st.User, st.Session.ClientID, run.scope), st.Session.ID, run.child)
 }
 
 // refreshRun is one refresh: the decision taken on the state the store read, and the child
 // token it yields.
 type refreshRun struct {
-	policy  refresh.Policy
-	token   string
-	now     time.Time
-	client  Client
-	outcome refresh.Outcome
-	child   string
+	policy    refresh.Policy
+	token     string
+	now       time.Time
+	client    Client
+	clientID  string   // the authenticated client, which must be the session's
+	requested []string // the scopes asked for
+	outcome   refresh.Outcome
+	child     string
+	scope     []string // the access token's scopes
 	// made once, on the first decision to rotate, and reused if decide runs again
 	newChild, newHash, newSealed string
 }
@@ -84,6 +105,18 @@ func (x *refreshRun) makeChild() (child, hash, sealed string, err error) {
 // every result afresh.
 func (x *refreshRun) decide(st store.RefreshState) (store.RefreshStep, error) {
 	x.outcome, x.child = x.policy.Decide(policyState(st), x.now), ""
+	if st.Session.ClientID != x.clientID {
+		// Issued to another client (RFC 6749 §6): as unknown, and no reuse alarm.
+		x.outcome = refresh.Invalid
+	}
+	if x.outcome == refresh.Rotate || x.outcome == refresh.Replay {
+		scope, err := clients.Narrow(st.Session.Scope, x.requested)
+		if err != nil {
+			x.outcome = refresh.Invalid
+			return store.RefreshStep{}, err
+		}
+		x.scope = scope
+	}
 	step := store.RefreshStep{Action: x.outcome}
 	switch x.outcome {
 	case refresh.Rotate:
@@ -143,18 +176,23 @@ func (s *Service) Logout(ctx context.Context, token string, all bool, c Client) 
 	return ignoreNotFound(s.store.RevokeSession(ctx, "", st.Session.ID, now, store.RevokeLogout, ev))
 }
 
-// Revoke is RFC 7009 token revocation: a refresh token revokes its session, and so does a
-// valid access token (its sid). Unknown and invalid tokens are no error. The kind is told by
-// the token itself: a JWT has two dots, a refresh token none.
-func (s *Service) Revoke(ctx context.Context, token string, c Client) error {
-	var uid, sid string
+// Revoke is RFC 7009 token revocation by an authenticated client: a refresh token revokes
+// its session, and so does a valid access token (its sid). Unknown and invalid tokens, and
+// tokens of other clients (which a client may not revoke), change nothing and are no error.
+// The kind is told by the token itself: a JWT has two dots, a refresh token none.
+func (s *Service) Revoke(ctx context.Context, token string, a ClientAuth, c Client) error {
+	client, err := s.authenticateClient(ctx, a)
+	if err != nil {
+		return err
+	}
+	var uid, sid, owner string
 	switch {
 	case strings.Count(token, ".") == 2:
 		p, err := s.verifier.VerifyAccess(ctx, token)
-		if err != nil {
+		if err != nil || p.SessionID == "" {
 			return nil
 		}
-		uid, sid = p.UserID, p.SessionID
+		uid, sid, owner = p.UserID, p.SessionID, p.ClientID
 	case len(token) <= maxRefreshTokenLen:
 		st, err := s.store.LookupRefresh(ctx, refresh.Hash(token))
 		if errors.Is(err, store.ErrNotFound) {
@@ -163,14 +201,31 @@ func (s *Service) Revoke(ctx context.Context, token string, c Client) error {
 		if err != nil {
 			return err
 		}
-		uid, sid = st.Session.UserID, st.Session.ID
+		uid, sid, owner = st.Session.UserID, st.Session.ID, st.Session.ClientID
 	default:
+		return nil
+	}
+	if owner != client.ID {
 		return nil
 	}
 	now := s.now().UTC()
 	ev := audit(now, store.AuditLogout, uid, sid, c)
-	ev.Detail = "revoked through /revoke"
+	ev.Detail = "revoked through /revoke by client " + client.ID
 	return ignoreNotFound(s.store.RevokeSession(ctx, uid, sid, now, store.RevokeRevoked, ev))
+}
+
+// ClientCredentials issues a confidential client a token of its own (RFC 6749 §4.4): sub is
+// its client_id, roles its roles, no session and no refresh token.
+func (s *Service) ClientCredentials(ctx context.Context, a ClientAuth, scope string) (Tokens, error) {
+	client, granted, err := s.grantFor(ctx, a, clients.GrantClientCredentials, scope)
+	if err != nil {
+		return Tokens{}, err
+	}
+	roles := client.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return s.tokens(tokens.Subject{UserID: client.ID, ClientID: client.ID, Roles: roles, Scope: granted}, "", "")
 }
 
 // ignoreNotFound treats a session that is not live (any more) as revoked.

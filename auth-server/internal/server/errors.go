@@ -23,6 +23,9 @@ type apiError struct {
 	RetryAfter  time.Duration
 	Challenge   bool   // add WWW-Authenticate: Bearer error="invalid_token"
 	scope       string // the missing scope of an insufficient_scope answer (RFC 6750 §3.1)
+	// basicChallenge adds WWW-Authenticate: Basic to an invalid_client answer of a client
+	// that authenticated with HTTP Basic (RFC 6749 §5.2).
+	basicChallenge bool
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Description }
@@ -50,6 +53,8 @@ var errorTable = []struct {
 }{
 	{account.ErrInvalidCredentials, apiError{Status: http.StatusUnauthorized, Code: "invalid_grant", Description: "invalid username or password"},
 		&apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "invalid username or password"}},
+	{account.ErrInvalidClient, apiError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "client authentication failed"}, nil},
+	{account.ErrUnauthorizedClient, apiError{Status: http.StatusBadRequest, Code: "unauthorized_client", Description: "this client may not use this grant type"}, nil},
 	{account.ErrInvalidGrant, apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the refresh token is invalid, expired or revoked"}, nil},
 	{account.ErrThrottled, apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "too many failed attempts, retry later"}, nil},
 	{account.ErrUnauthenticated, apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "missing or invalid access token", Challenge: true}, nil},
@@ -91,6 +96,10 @@ func toAPIError(err error, atToken bool) *apiError {
 		if errors.As(err, &te) {
 			out.RetryAfter = te.Wait
 		}
+		var ce *account.ClientError
+		if errors.As(err, &ce) {
+			out.basicChallenge = ce.Basic
+		}
 		var se *account.ScopeError
 		if errors.As(err, &se) {
 			out.Description, out.scope = "the access token lacks the scope "+se.Scope, se.Scope
@@ -120,6 +129,8 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	switch {
+	case ae.basicChallenge:
+		w.Header().Set("WWW-Authenticate", `Basic realm="auth-server", charset="UTF-8"`)
 	case ae.scope != "":
 		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+ae.scope+`"`)
 	case ae.Challenge:

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -13,12 +14,13 @@ type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int    `json:"expires_in"`
-	RefreshToken string `json:"refresh_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
 }
 
 func toTokenResponse(t account.Tokens) tokenResponse {
 	return tokenResponse{AccessToken: t.AccessToken, TokenType: "Bearer",
-		ExpiresIn: int(t.ExpiresIn.Round(1e9).Seconds()), RefreshToken: t.RefreshToken}
+		ExpiresIn: int(t.ExpiresIn.Round(1e9).Seconds()), RefreshToken: t.RefreshToken, Scope: strings.Join(t.Scope, " ")}
 }
 
 // writeTokens answers a token response, never cached (RFC 6749 §5.1).
@@ -38,11 +40,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if gt := p.Get("grant_type"); gt != "" && gt != "password" {
 		return errBadRequest("unsupported_grant_type", "grant_type must be password")
 	}
-	return s.passwordGrant(w, r, p.Get("username"), p.Get("password"))
+	return s.passwordGrant(w, r, p)
 }
 
-// handleToken is the RFC 6749 token endpoint: password and refresh_token grants. It is
-// registered with the token endpoint's error statuses (RFC 6749 §5.2).
+// handleToken is the RFC 6749 token endpoint: password, refresh_token and
+// client_credentials grants. It is registered with the token endpoint's error statuses (RFC
+// 6749 §5.2).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	p, err := decodeParams(r)
 	if err != nil {
@@ -50,26 +53,67 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch p.Get("grant_type") {
 	case "password":
-		return s.passwordGrant(w, r, p.Get("username"), p.Get("password"))
+		return s.passwordGrant(w, r, p)
 	case "refresh_token":
-		return s.refreshGrant(w, r, p.Get("refresh_token"))
+		a, err := clientAuth(r, p)
+		if err != nil {
+			return err
+		}
+		return s.refreshGrant(w, r, account.RefreshInput{Token: p.Get("refresh_token"), Client: a, Scope: p.Get("scope")})
+	case "client_credentials":
+		a, err := clientAuth(r, p)
+		if err != nil {
+			return err
+		}
+		t, err := s.accounts.ClientCredentials(r.Context(), a, p.Get("scope"))
+		if err != nil {
+			return err
+		}
+		writeTokens(w, http.StatusOK, toTokenResponse(t))
+		return nil
 	case "":
 		return errBadRequest("invalid_request", "grant_type is required")
 	default:
-		return errBadRequest("unsupported_grant_type", "grant_type must be password or refresh_token")
+		return errBadRequest("unsupported_grant_type", "grant_type must be password, refresh_token or client_credentials")
 	}
 }
 
-func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, login, pw string) error {
+func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, p url.Values) error {
+	login, pw := p.Get("username"), p.Get("password")
 	if strings.TrimSpace(login) == "" || pw == "" {
 		return errBadRequest("invalid_request", "username and password are required")
 	}
-	t, err := s.accounts.Login(r.Context(), account.LoginInput{Login: login, Password: pw}, clientOf(r))
+	a, err := clientAuth(r, p)
+	if err != nil {
+		return err
+	}
+	in := account.LoginInput{Login: login, Password: pw, Client: a, Scope: p.Get("scope")}
+	t, err := s.accounts.Login(r.Context(), in, clientOf(r))
 	if err != nil {
 		return err
 	}
 	writeTokens(w, http.StatusOK, toTokenResponse(t))
 	return nil
+}
+
+// clientAuth reads the client's credentials: HTTP Basic (client_secret_basic, both parts
+// form-encoded, RFC 6749 §2.3.1) or client_id and client_secret parameters
+// (client_secret_post, or a public client's client_id alone). Both at once is invalid_request.
+func clientAuth(r *http.Request, p url.Values) (account.ClientAuth, error) {
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		return account.ClientAuth{ID: p.Get("client_id"), Secret: p.Get("client_secret")}, nil
+	}
+	if p.Get("client_secret") != "" {
+		return account.ClientAuth{}, errBadRequest("invalid_request", "use one client authentication method, not Basic and client_secret both")
+	}
+	uid, err1 := url.QueryUnescape(id)
+	usecret, err2 := url.QueryUnescape(secret)
+	if err1 != nil || err2 != nil || (p.Get("client_id") != "" && p.Get("client_id") != uid) {
+		return account.ClientAuth{}, &apiError{Status: http.StatusUnauthorized, Code: "invalid_client",
+			Description: "malformed client credentials", basicChallenge: true}
+	}
+	return account.ClientAuth{ID: uid, Secret: usecret, Basic: true}, nil
 }
 
 type refreshRequest struct {
@@ -85,14 +129,14 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	if req.RefreshToken == nil {
 		return errBadRequest("invalid_request", "refresh_token is required")
 	}
-	return s.refreshGrant(w, r, *req.RefreshToken)
+	return s.refreshGrant(w, r, account.RefreshInput{Token: *req.RefreshToken})
 }
 
-func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, token string) error {
-	if token == "" {
+func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, in account.RefreshInput) error {
+	if in.Token == "" {
 		return errBadRequest("invalid_request", "refresh_token is required")
 	}
-	t, err := s.accounts.Refresh(r.Context(), token, clientOf(r))
+	t, err := s.accounts.Refresh(r.Context(), in, clientOf(r))
 	if err != nil {
 		return err
 	}
@@ -135,7 +179,11 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	if tok == "" {
 		return errBadRequest("invalid_request", "token is required")
 	}
-	if err := s.accounts.Revoke(r.Context(), tok, clientOf(r)); err != nil {
+	a, err := clientAuth(r, p)
+	if err != nil {
+		return err
+	}
+	if err := s.accounts.Revoke(r.Context(), tok, a, clientOf(r)); err != nil {
 		return err
 	}
 	noStore(w)

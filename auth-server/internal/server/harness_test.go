@@ -50,15 +50,16 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 // env is one auth server under test, on a real database, served by httptest.
 type env struct {
-	t       testing.TB
-	srv     *httptest.Server
-	store   *store.Store
-	ring    *keyring.Ring
-	clock   *clock
-	reg     *prometheus.Registry
-	cfg     envConfig
-	issuer  *tokens.Issuer
-	metrics *server.Metrics
+	t        testing.TB
+	srv      *httptest.Server
+	store    *store.Store
+	ring     *keyring.Ring
+	clock    *clock
+	reg      *prometheus.Registry
+	cfg      envConfig
+	issuer   *tokens.Issuer
+	metrics  *server.Metrics
+	accounts *account.Service
 }
 
 // envConfig is the configuration of the server and its account service.
@@ -111,10 +112,10 @@ func newEnvFull(t testing.TB, d *db.DB, hasher *password.Hasher, policy keys.Pol
 	}
 	e.issuer = tokens.NewIssuer(e.cfg.server.Issuer, []string{"resource-server"}, policy.AccessTTL, e.ring, e.clock.Now)
 	e.metrics = server.NewMetrics(e.reg)
-	accounts := account.New(e.cfg.account, account.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer,
+	e.accounts = account.New(e.cfg.account, account.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer,
 		Verifier: server.IssuerVerifier{Issuer: e.issuer, Keys: e.ring, Algorithm: e.cfg.server.Algorithm},
 		Observer: e.metrics.AccountObserver(), Logger: log, Now: e.clock.Now})
-	h := server.New(e.cfg.server, server.Deps{Accounts: accounts, Store: e.store, Keys: e.ring, Metrics: e.metrics, Logger: log})
+	h := server.New(e.cfg.server, server.Deps{Accounts: e.accounts, Store: e.store, Keys: e.ring, Metrics: e.metrics, Logger: log})
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e

@@ -19,7 +19,7 @@ func (s *Server) routes(r *mux.Router) {
 	r.Handle("/token", s.handleOAuth(s.handleToken)).Methods(http.MethodPost)
 	r.Handle("/refresh", s.handle(s.handleRefresh)).Methods(http.MethodPost)
 	r.Handle("/logout", s.handle(s.handleLogout)).Methods(http.MethodPost)
-	r.Handle("/revoke", s.handle(s.handleRevoke)).Methods(http.MethodPost)
+	r.Handle("/revoke", s.handleOAuth(s.handleRevoke)).Methods(http.MethodPost)
 	r.Handle("/.well-known/jwks.json", s.handle(s.handleJWKS)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/.well-known/openid-configuration", s.handle(s.handleMetadata)).Methods(http.MethodGet)
 	r.Handle("/.well-known/oauth-authorization-server", s.handle(s.handleMetadata)).Methods(http.MethodGet)

@@ -20,5 +20,5 @@ func (v IssuerVerifier) VerifyAccess(_ context.Context, token string) (account.P
 	if err != nil {
 		return account.Principal{}, err
 	}
-	return account.Principal{UserID: c.UserID, SessionID: c.SessionID}, nil
+	return account.Principal{UserID: c.UserID, SessionID: c.SessionID, ClientID: c.ClientID, Scope: c.Scope, Roles: c.Roles}, nil
 }

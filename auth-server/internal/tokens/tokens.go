@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -49,14 +50,20 @@ type Subject struct {
 	UserID   string
 	Username string
 	Email    string
+	Roles    []string
+	ClientID string
+	Scope    []string
 }
 
 // accessClaims are the claims of an access token.
 type accessClaims struct {
 	jwt.Claims
-	SessionID         string `json:"sid"`
-	PreferredUsername string `json:"preferred_username"`
-	Email             string `json:"email"`
+	SessionID         string   `json:"sid,omitempty"`
+	ClientID          string   `json:"client_id,omitempty"`
+	Scope             string   `json:"scope,omitempty"`
+	Roles             []string `json:"roles"`
+	PreferredUsername string   `json:"preferred_username,omitempty"`
+	Email             string   `json:"email,omitempty"`
 }
 
 // Access signs an access token for sub in session sid and returns it with its expiry.
@@ -70,6 +77,10 @@ func (i *Issuer) Access(sub Subject, sid string) (string, time.Time, error) {
 			ID: uuid.NewString(),
 		},
 		SessionID: sid, PreferredUsername: sub.Username, Email: sub.Email,
+		ClientID: sub.ClientID, Scope: strings.Join(sub.Scope, " "), Roles: sub.Roles,
+	}
+	if c.Roles == nil {
+		c.Roles = []string{}
 	}
 	tok, err := i.sign(AccessTokenType, c)
 	return tok, exp, err

@@ -22,6 +22,9 @@ type VerificationKeys interface {
 type Claims struct {
 	UserID    string
 	SessionID string
+	ClientID  string
+	Scope     []string
+	Roles     []string
 	Username  string
 	Email     string
 	Expiry    time.Time
@@ -53,7 +56,8 @@ func (i *Issuer) Verify(token string, keys VerificationKeys, alg string) (Claims
 	if c.Subject == "" || c.SessionID == "" {
 		return Claims{}, fmt.Errorf("%w: missing sub or sid", ErrInvalid)
 	}
-	return Claims{UserID: c.Subject, SessionID: c.SessionID, Username: c.PreferredUsername, Email: c.Email, Expiry: c.Expiry.Time()}, nil
+	return Claims{UserID: c.Subject, SessionID: c.SessionID, ClientID: c.ClientID, Scope: strings.Fields(c.Scope), Roles: c.Roles,
+		Username: c.PreferredUsername, Email: c.Email, Expiry: c.Expiry.Time()}, nil
 }
 
 // VerificationKey returns the secret for the HS256 kid.

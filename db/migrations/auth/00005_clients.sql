@@ -26,6 +26,8 @@ ALTER TABLE users ADD COLUMN last_login_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN client_id TEXT NOT NULL DEFAULT 'first-party';
 ALTER TABLE sessions ADD COLUMN scope TEXT NOT NULL DEFAULT '';
 CREATE INDEX sessions_client_idx ON sessions (client_id);
+-- Sessions started before clients existed were first-party ones with its default scopes.
+UPDATE sessions SET scope = 'openid profile email notes:read notes:write';
 
 -- who did it: "user:<id>" for an admin through the API, "cli" for the operator's CLI
 ALTER TABLE audit_events ADD COLUMN actor TEXT NOT NULL DEFAULT '';
