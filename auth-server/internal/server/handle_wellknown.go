@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
 	"net/http"
 	"strings"
 )
@@ -34,6 +35,9 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
+// authMethods are the client authentication methods of the token and revocation endpoints.
+var authMethods = []string{"none", "client_secret_basic", "client_secret_post"}
+
 // handleMetadata serves RFC 8414 authorization server metadata (also at the OpenID path).
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 	iss := s.cfg.Issuer
@@ -43,13 +47,13 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 		"jwks_uri":                              iss + "/.well-known/jwks.json",
 		"token_endpoint":                        iss + "/token",
 		"revocation_endpoint":                   iss + "/revoke",
-		"grant_types_supported":                 []string{"password", "refresh_token"},
-		"token_endpoint_auth_methods_supported": []string{"none"},
-		"revocation_endpoint_auth_methods_supported": []string{"none"},
+		"grant_types_supported":                 []string{"password", "refresh_token", "client_credentials"},
+		"token_endpoint_auth_methods_supported": authMethods,
+		"revocation_endpoint_auth_methods_supported": authMethods,
 		"response_types_supported":                   []string{"token"},
 		"id_token_signing_alg_values_supported":      []string{s.cfg.Algorithm},
 		"subject_types_supported":                    []string{"public"},
-		"scopes_supported":                           []string{},
+		"scopes_supported":                           clients.Builtin().Scopes,
 		"userinfo_endpoint":                          iss + "/me",
 	})
 	return nil
