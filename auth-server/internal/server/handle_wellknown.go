@@ -35,12 +35,10 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-// authMethods are the client authentication methods of the token and revocation endpoints.
-var authMethods = []string{"none", "client_secret_basic", "client_secret_post"}
-
 // handleMetadata serves RFC 8414 authorization server metadata (also at the OpenID path).
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 	iss := s.cfg.Issuer
+	authMethods := []string{"none", "client_secret_basic", "client_secret_post"}
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	encode(w, http.StatusOK, map[string]any{
 		"issuer":                                iss,
