@@ -102,13 +102,35 @@ func newEnvFull(t testing.TB, d *db.DB, hasher *password.Hasher, policy keys.Pol
 	if err := e.ring.Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.issuer = tokens.NewIssuer(e.cfg.Issuer, []string{"resource-server"}, policy.AccessTTL, e.ring, e.clock.Now)
+	e.start(hasher, policy.AccessTTL, e.ring, e.ring, log)
+	return e
+}
+
+// newHS256Env starts an auth server in HS256 mode (ALGORITHM=HS256, SECRET_KEY=testSecret).
+func newHS256Env(t testing.TB, d *db.DB) *env {
+	t.Helper()
+	e := &env{t: t, store: store.New(d), clock: newClock(), reg: prometheus.NewRegistry()}
+	e.cfg = server.Config{
+		Issuer: "http://auth.test", Algorithm: "HS256", JWKSMaxAge: 5 * time.Minute,
+		Throttle: throttle.DefaultPolicy(), Refresh: testPolicy,
+	}
+	hs := tokens.NewHS256Key(testSecret)
+	fast := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2)
+	e.start(fast, defaultKeyPolicy.AccessTTL, hs, hs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return e
+}
+
+// testSecret is the SECRET_KEY of HS256 test servers.
+var testSecret = []byte("hs256-test-secret-of-32-bytes-or-more")
+
+// start builds the issuer and the handler of e, signing with src and publishing ks.
+func (e *env) start(hasher *password.Hasher, accessTTL time.Duration, src tokens.KeySource, ks server.KeySet, log *slog.Logger) {
+	e.issuer = tokens.NewIssuer(e.cfg.Issuer, []string{"resource-server"}, accessTTL, src, e.clock.Now)
 	e.metrics = server.NewMetrics(e.reg)
-	h := server.New(e.cfg, server.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer, Keys: e.ring,
+	h := server.New(e.cfg, server.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer, Keys: ks,
 		Metrics: e.metrics, Logger: log, Now: e.clock.Now})
 	e.srv = httptest.NewServer(h)
-	t.Cleanup(e.srv.Close)
-	return e
+	e.t.Cleanup(e.srv.Close)
 }
 
 // testKEK seals the signing keys of test servers.

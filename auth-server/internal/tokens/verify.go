@@ -56,13 +56,10 @@ func (i *Issuer) Verify(token string, keys VerificationKeys, alg string) (Claims
 	return Claims{UserID: c.Subject, SessionID: c.SessionID, Username: c.PreferredUsername, Email: c.Email, Expiry: c.Expiry.Time()}, nil
 }
 
-// VerificationKey returns the secret for the HS256 kid.
-func (k HS256Key) VerificationKey(kid string) (jose.JSONWebKey, bool) {
-	jwk := k.key.Key.(jose.JSONWebKey)
-	if kid != jwk.KeyID {
-		return jose.JSONWebKey{}, false
-	}
-	return jwk, true
+// VerificationKey returns the secret, whatever the kid: HS256 tokens carry none (go-jose's
+// symmetric signer writes no kid header), nor did the Python system's.
+func (k HS256Key) VerificationKey(string) (jose.JSONWebKey, bool) {
+	return k.key.Key.(jose.JSONWebKey), true
 }
 
 // JWKS returns the empty key set: HS256 keys are never published.
