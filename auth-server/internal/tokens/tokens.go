@@ -13,11 +13,9 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
 
+	"github.com/jwtauth/jwtauth/internal/accesstoken"
 	"github.com/jwtauth/jwtauth/internal/syncevent"
 )
-
-// AccessTokenType is the typ header of access tokens (RFC 9068).
-const AccessTokenType = "at+jwt"
 
 // SyncTokenTTL is the lifetime of a sync token.
 const SyncTokenTTL = 2 * time.Minute
@@ -49,30 +47,29 @@ type Subject struct {
 	UserID   string
 	Username string
 	Email    string
+	// Roles reach the token's roles claim; nil means none ([] in the token).
+	Roles []string
+	// AMR is how the session was authenticated; nil means a password login (["pwd"]), the
+	// only kind there is so far.
+	AMR []string
 }
 
-// accessClaims are the claims of an access token.
-type accessClaims struct {
-	jwt.Claims
-	SessionID         string `json:"sid"`
-	PreferredUsername string `json:"preferred_username"`
-	Email             string `json:"email"`
-}
-
-// Access signs an access token for sub in session sid and returns it with its expiry.
+// Access signs an access token (accesstoken.Payload, typ at+jwt) for sub in session sid and
+// returns it with its expiry. client_id and scope stay empty until clients and scopes exist.
 func (i *Issuer) Access(sub Subject, sid string) (string, time.Time, error) {
-	now := i.now().UTC().Truncate(time.Second)
-	exp := now.Add(i.ttl)
-	c := accessClaims{
-		Claims: jwt.Claims{
-			Issuer: i.issuer, Subject: sub.UserID, Audience: jwt.Audience(i.audience),
-			Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			ID: uuid.NewString(),
-		},
-		SessionID: sid, PreferredUsername: sub.Username, Email: sub.Email,
+	p := accesstoken.Payload{
+		Issuer: i.issuer, Subject: sub.UserID, Audience: jwt.Audience(i.audience), ID: uuid.NewString(),
+		SessionID: sid, Roles: sub.Roles, AMR: sub.AMR, PreferredUsername: sub.Username, Email: sub.Email,
 	}
-	tok, err := i.sign(AccessTokenType, c)
-	return tok, exp, err
+	if p.Roles == nil {
+		p.Roles = []string{}
+	}
+	if p.AMR == nil {
+		p.AMR = []string{accesstoken.AMRPassword}
+	}
+	p.SetTimes(i.now(), i.ttl)
+	tok, err := i.sign(accesstoken.Type, p)
+	return tok, p.Expiry.Time(), err
 }
 
 // syncClaims are the claims of a sync token.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/jwtauth/jwtauth/internal/accesstoken"
 )
 
 // ErrInvalid is wrapped by every reason an access token is refused.
@@ -35,19 +37,20 @@ func (i *Issuer) Verify(token string, keys VerificationKeys, alg string) (Claims
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	h := tok.Headers[0]
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, AccessTokenType) {
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, accesstoken.Type) {
 		return Claims{}, fmt.Errorf("%w: typ %q", ErrInvalid, typ)
 	}
 	key, ok := keys.VerificationKey(h.KeyID)
 	if !ok {
 		return Claims{}, fmt.Errorf("%w: unknown kid", ErrInvalid)
 	}
-	var c accessClaims
+	var c accesstoken.Payload
 	if err := tok.Claims(key.Key, &c); err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	exp := jwt.Expected{Issuer: i.issuer, AnyAudience: jwt.Audience(i.audience), Time: i.now()}
-	if err := c.ValidateWithLeeway(exp, 30*time.Second); err != nil {
+	jc := jwt.Claims{Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, Expiry: c.Expiry, NotBefore: c.NotBefore, IssuedAt: c.IssuedAt}
+	if err := jc.ValidateWithLeeway(exp, 30*time.Second); err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if c.Subject == "" || c.SessionID == "" {
