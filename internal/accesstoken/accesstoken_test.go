@@ -132,3 +132,19 @@ func TestHasScopeAndRole(t *testing.T) {
 		t.Error("Clone shares Roles")
 	}
 }
+
+func TestCloneKeepsNilAndEmpty(t *testing.T) {
+	c := &Claims{Audience: []string{"a", "b"}, Roles: []string{}, AMR: nil}
+	d := c.Clone()
+	if d.Roles == nil || len(d.Roles) != 0 || d.AMR != nil || len(d.Audience) != 2 {
+		t.Fatalf("Clone = %+v", d)
+	}
+	d.Audience = append(d.Audience, "c")
+	d.Audience[0] = "x"
+	if c.Audience[0] != "a" || len(c.Audience) != 2 {
+		t.Fatal("Clone shares Audience")
+	}
+	if e := (&Claims{}).Clone(); e.Audience != nil || e.Roles != nil {
+		t.Fatalf("zero Clone = %+v", e)
+	}
+}

@@ -30,13 +30,26 @@ type Claims struct {
 	Algorithm         string    `json:"alg"`
 }
 
-// Clone returns a deep copy of c.
+// Clone returns a deep copy of c. Its slices share one new backing array (one allocation),
+// and a nil slice stays nil.
 func (c *Claims) Clone() *Claims {
 	out := *c
-	out.Audience = slices.Clone(c.Audience)
-	out.Roles = slices.Clone(c.Roles)
-	out.AMR = slices.Clone(c.AMR)
+	buf := make([]string, 0, len(c.Audience)+len(c.Roles)+len(c.AMR))
+	out.Audience, buf = cloneInto(c.Audience, buf)
+	out.Roles, buf = cloneInto(c.Roles, buf)
+	out.AMR, _ = cloneInto(c.AMR, buf)
 	return &out
+}
+
+// cloneInto appends s to buf, which has room for it, and returns the copy (capped, so an
+// append to it cannot overwrite the next) and buf.
+func cloneInto(s, buf []string) ([]string, []string) {
+	if s == nil {
+		return nil, buf
+	}
+	start := len(buf)
+	buf = append(buf, s...)
+	return buf[start:len(buf):len(buf)], buf
 }
 
 // HasScope reports whether the space-separated scope claim contains scope.
