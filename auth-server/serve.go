@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/bearer"
 	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
@@ -53,12 +54,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		metrics.WatchKeys(a.ring.StateCounts)
 	}
 	syncNotify := startRelay(ctx, a, log, metrics)
+	bv, err := bearer.New(ctx, bearer.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithm: cfg.Algorithm,
+		HS256Secret: cfg.SecretKey, Keys: a.keySet, Leeway: cfg.Leeway, Now: time.Now, Logger: log.With("component", "bearer")})
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Config{
 		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge,
 		SyncTargets: cfg.SyncURLs, CORSOrigins: cfg.CORSOrigins, Throttle: throttle.DefaultPolicy(),
 		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
 	}, server.Deps{
-		Store: a.store, Hasher: hasher, Issuer: a.issuer, Keys: a.keySet,
+		Store: a.store, Hasher: hasher, Issuer: a.issuer, Keys: a.keySet, Bearer: bv,
 		Metrics: metrics, Logger: log, Now: time.Now, SyncNotify: syncNotify,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -94,9 +94,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	ev := store.AuditEvent{At: now, Event: store.AuditLogout, IP: clientIP(r), Detail: "revoked through /revoke"}
 	switch {
 	case strings.Count(tok, ".") == 2:
-		if c, err := s.issuer.Verify(tok, s.keys, s.cfg.Algorithm); err == nil {
-			ev.UserID, ev.SessionID = c.UserID, c.SessionID
-			if err := s.revokeSession(r, c.UserID, c.SessionID, now, store.RevokeRevoked, ev); err != nil {
+		if c, err := s.bearer.Verify(r.Context(), tok); err == nil {
+			ev.UserID, ev.SessionID = c.Subject, c.SessionID
+			if err := s.revokeSession(r, c.Subject, c.SessionID, now, store.RevokeRevoked, ev); err != nil {
 				return err
 			}
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	bearercheck "github.com/jwtauth/jwtauth/auth-server/internal/bearer"
 	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
@@ -123,11 +124,20 @@ func newHS256Env(t testing.TB, d *db.DB) *env {
 // testSecret is the SECRET_KEY of HS256 test servers.
 var testSecret = []byte("hs256-test-secret-of-32-bytes-or-more")
 
-// start builds the issuer and the handler of e, signing with src and publishing ks.
+// testLeeway is the CLOCK_LEEWAY of test servers.
+const testLeeway = 30 * time.Second
+
+// start builds the issuer, the Bearer check and the handler of e, signing with src and
+// publishing ks.
 func (e *env) start(hasher *password.Hasher, accessTTL time.Duration, src tokens.KeySource, ks server.KeySet, log *slog.Logger) {
 	e.issuer = tokens.NewIssuer(e.cfg.Issuer, []string{"resource-server"}, accessTTL, src, e.clock.Now)
 	e.metrics = server.NewMetrics(e.reg)
-	h := server.New(e.cfg, server.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer, Keys: ks,
+	bv, err := bearercheck.New(context.Background(), bearercheck.Config{Issuer: e.cfg.Issuer, Audience: []string{"resource-server"},
+		Algorithm: e.cfg.Algorithm, HS256Secret: testSecret, Keys: ks, Leeway: testLeeway, Now: e.clock.Now, Logger: log})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	h := server.New(e.cfg, server.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer, Keys: ks, Bearer: bv,
 		Metrics: e.metrics, Logger: log, Now: e.clock.Now})
 	e.srv = httptest.NewServer(h)
 	e.t.Cleanup(e.srv.Close)

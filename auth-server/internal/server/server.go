@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/gorilla/mux"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
@@ -16,13 +15,12 @@ import (
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
 	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
+	"github.com/jwtauth/jwtauth/resource-server/verifier"
 )
 
-// KeySet is the running key set: what the JWKS publishes, and the public keys that check the
-// server's own access tokens.
+// KeySet is the running key set: what the JWKS publishes, and whether a signing key is loaded.
 type KeySet interface {
 	JWKS() (body []byte, etag string)
-	VerificationKey(kid string) (jose.JSONWebKey, bool)
 	Ready() bool
 }
 
@@ -39,10 +37,13 @@ type Config struct {
 
 // Deps are the server's collaborators.
 type Deps struct {
-	Store   *store.Store
-	Hasher  *password.Hasher
-	Issuer  *tokens.Issuer
-	Keys    KeySet
+	Store  *store.Store
+	Hasher *password.Hasher
+	Issuer *tokens.Issuer
+	Keys   KeySet
+	// Bearer checks the access tokens of the Bearer endpoints and /revoke: the public
+	// verifier on the server's own keys (package bearer).
+	Bearer  *verifier.Verifier
 	Metrics *Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -57,6 +58,7 @@ type Server struct {
 	hasher     *password.Hasher
 	issuer     *tokens.Issuer
 	keys       KeySet
+	bearer     *verifier.Verifier
 	metrics    *Metrics
 	log        *slog.Logger
 	now        func() time.Time
@@ -67,7 +69,7 @@ type Server struct {
 // New returns the auth server's handler.
 func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, store: d.Store, hasher: d.Hasher, issuer: d.Issuer, keys: d.Keys,
-		metrics: d.Metrics, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify}
+		bearer: d.Bearer, metrics: d.Metrics, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify}
 	r := mux.NewRouter()
 	s.routes(r)
 	r.Use(nameRoute)

@@ -4,8 +4,6 @@
 package tokens
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"time"
 
@@ -110,16 +108,20 @@ func (i *Issuer) sign(typ string, claims any) (string, error) {
 }
 
 // HS256Key is the KeySource of the HS256 compatibility mode: the shared secret, used as the
-// bytes of the string, with a kid derived from it (a hash, which reveals nothing of a secret
-// of at least 32 bytes) so that a change of secret is visible in the header.
+// bytes of the string. Its tokens carry no kid (go-jose's symmetric signer writes none, and
+// the Python system's had none); verifiers look the secret up without one.
 type HS256Key struct{ key jose.SigningKey }
 
 // NewHS256Key returns the KeySource for secret.
 func NewHS256Key(secret []byte) HS256Key {
-	sum := sha256.Sum256(append([]byte("jwtauth-hs256-kid:"), secret...))
-	kid := "hs256-" + base64.RawURLEncoding.EncodeToString(sum[:9])
-	return HS256Key{key: jose.SigningKey{Algorithm: jose.HS256, Key: jose.JSONWebKey{Key: secret, KeyID: kid, Algorithm: "HS256"}}}
+	return HS256Key{key: jose.SigningKey{Algorithm: jose.HS256, Key: secret}}
 }
 
 // SigningKey returns the HS256 key.
 func (k HS256Key) SigningKey() (jose.SigningKey, error) { return k.key, nil }
+
+// JWKS returns the empty key set: HS256 keys are never published.
+func (k HS256Key) JWKS() ([]byte, string) { return []byte(`{"keys":[]}`), `"hs256"` }
+
+// Ready reports true: the secret is always there.
+func (k HS256Key) Ready() bool { return true }
