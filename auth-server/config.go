@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
+	"github.com/jwtauth/jwtauth/internal/accesstoken"
 	"github.com/jwtauth/jwtauth/internal/envconf"
 	"github.com/jwtauth/jwtauth/keys"
 )
@@ -20,9 +21,13 @@ var configVars = []string{
 	"KEY_ENCRYPTION_KEY", "ACCESS_TOKEN_TTL", "REFRESH_IDLE_TTL", "SESSION_MAX_TTL",
 	"REFRESH_REUSE_GRACE", "JWKS_MAX_AGE", "KEY_PUBLISH_AHEAD", "KEY_ROTATE_EVERY", "SYNC_URLS",
 	"SYNC_RETRY_BASE", "SYNC_RETRY_MAX", "SYNC_LEASE",
-	"ARGON2_PARAMS", "DB_MAX_CONNS", "CORS_ORIGINS", "LOG_LEVEL", "DATA_DIR",
+	"ARGON2_PARAMS", "DB_MAX_CONNS", "CORS_ORIGINS", "LOG_LEVEL", "DATA_DIR", "CLOCK_LEEWAY",
 	"AUTH_HOST", "AUTH_PORT", "AUTH_USER", "AUTH_PWD", "AUTH_DB", "APP_SERVICE_HOST",
 }
+
+// maxLeeway bounds CLOCK_LEEWAY, as at the resource server: more would let expired tokens
+// live noticeably longer.
+const maxLeeway = 5 * time.Minute
 
 // config is the parsed configuration of the auth server.
 type config struct {
@@ -34,6 +39,7 @@ type config struct {
 	SecretKey      []byte
 	KEK            []byte // nil when unset
 	AccessTTL      time.Duration
+	Leeway         time.Duration // CLOCK_LEEWAY: skew allowed on exp, nbf, iat of the Bearer check
 	RefreshIdleTTL time.Duration
 	SessionMaxTTL  time.Duration
 	ReuseGrace     time.Duration
@@ -63,6 +69,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		Audience:       src.List("AUTH_AUDIENCE", []string{"resource-server"}),
 		Algorithm:      strings.ToUpper(src.String("ALGORITHM", "ES256")),
 		AccessTTL:      src.Duration("ACCESS_TOKEN_TTL", 15*time.Minute),
+		Leeway:         src.Duration("CLOCK_LEEWAY", accesstoken.DefaultLeeway),
 		RefreshIdleTTL: src.Duration("REFRESH_IDLE_TTL", 168*time.Hour),
 		SessionMaxTTL:  src.Duration("SESSION_MAX_TTL", 720*time.Hour),
 		ReuseGrace:     src.Duration("REFRESH_REUSE_GRACE", 10*time.Second),
@@ -126,6 +133,9 @@ func validate(src *envconf.Source, c *config) {
 	}
 	if c.AccessTTL <= 0 {
 		src.Check("ACCESS_TOKEN_TTL", errors.New("must be positive"))
+	}
+	if c.Leeway < 0 || c.Leeway > maxLeeway {
+		src.Check("CLOCK_LEEWAY", fmt.Errorf("%s is not between 0 and %s", c.Leeway, maxLeeway))
 	}
 	if c.RefreshIdleTTL <= 0 {
 		src.Check("REFRESH_IDLE_TTL", errors.New("must be positive"))

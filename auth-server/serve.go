@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
+	"github.com/jwtauth/jwtauth/auth-server/internal/bearer"
 	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
@@ -54,13 +55,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		metrics.WatchKeys(a.ring.StateCounts)
 	}
 	syncNotify := startRelay(ctx, a, log, metrics)
+	bv, err := bearer.New(ctx, bearer.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithm: cfg.Algorithm,
+		HS256Secret: cfg.SecretKey, Keys: a.keySet, Leeway: cfg.Leeway, Now: time.Now, Logger: log.With("component", "bearer")})
+	if err != nil {
+		return err
+	}
 	accounts := account.New(account.Config{
 		Throttle: throttle.DefaultPolicy(), SyncTargets: cfg.SyncURLs,
 		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
 	}, account.Deps{
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Observer: metrics.AccountObserver(),
-		Verifier: server.IssuerVerifier{Issuer: a.issuer, Keys: a.keySet, Algorithm: cfg.Algorithm},
-		Logger:   log, Now: time.Now, SyncNotify: syncNotify,
+		Verifier: server.BearerVerifier{V: bv}, Logger: log, Now: time.Now, SyncNotify: syncNotify,
 	})
 	srv := server.New(server.Config{
 		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge, CORSOrigins: cfg.CORSOrigins,

@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jwtauth/jwtauth/db"
+	"github.com/jwtauth/jwtauth/internal/accesstoken"
 	"github.com/jwtauth/jwtauth/keys"
 )
 
@@ -113,20 +114,30 @@ func publicJWK(t testing.TB, k jose.SigningKey) jose.JSONWebKey {
 }
 
 // accessClaims are valid access-token claims for the auth server p, as it would issue them at
-// now (a fresh sub, sid and jti). Tests change a copy to make them invalid.
+// now (a fresh sub, sid and jti): an accesstoken.Payload, as a map so that tests can change a
+// copy to make them invalid. aud stays an array, as the tests have always sent it.
 func accessClaims(p *Proc, now time.Time) map[string]any {
-	now = now.Truncate(time.Second)
 	aud := p.env["AUTH_AUDIENCE"]
 	if aud == "" {
 		aud = "resource-server"
 	}
 	name := "minted-" + uuid.NewString()[:8]
-	return map[string]any{
-		"iss": p.env["AUTH_ISSUER"], "sub": uuid.NewString(), "aud": []string{aud},
-		"exp": now.Add(15 * time.Minute).Unix(), "iat": now.Unix(), "nbf": now.Unix(),
-		"jti": uuid.NewString(), "sid": uuid.NewString(),
-		"preferred_username": name, "email": name + "@example.com",
+	pl := accesstoken.Payload{
+		Issuer: p.env["AUTH_ISSUER"], Subject: uuid.NewString(), Audience: []string{aud},
+		ID: uuid.NewString(), SessionID: uuid.NewString(), AMR: []string{accesstoken.AMRPassword},
+		PreferredUsername: name, Email: name + "@example.com",
 	}
+	pl.SetTimes(now, 15*time.Minute)
+	raw, err := json.Marshal(pl)
+	if err != nil {
+		panic(err) // a Payload always encodes
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		panic(err)
+	}
+	m["aud"] = []string{aud}
+	return m
 }
 
 // with returns a copy of claims with the given members set (a nil value deletes one).

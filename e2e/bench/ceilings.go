@@ -26,6 +26,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/jwtauth/jwtauth/db"
+	"github.com/jwtauth/jwtauth/internal/accesstoken"
 )
 
 // ChildEnv names the variable that makes the bench's test binary run a ceiling instead of
@@ -99,12 +100,13 @@ func verifyHandler(key jose.JSONWebKey, issuer string, audience []string) http.H
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		tok, err := jwt.ParseSigned(raw, algs)
-		var c accessClaims
+		var c accesstoken.Payload
 		if ok && err == nil {
 			err = tok.Claims(key, &c)
 		}
 		if ok && err == nil {
-			err = c.ValidateWithLeeway(jwt.Expected{Issuer: issuer, AnyAudience: audience, Time: time.Now()}, 30*time.Second)
+			jc := jwt.Claims{Issuer: c.Issuer, Audience: c.Audience, Expiry: c.Expiry, NotBefore: c.NotBefore, IssuedAt: c.IssuedAt}
+			err = jc.ValidateWithLeeway(jwt.Expected{Issuer: issuer, AnyAudience: audience, Time: time.Now()}, accesstoken.DefaultLeeway)
 		}
 		if !ok || err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)

@@ -12,10 +12,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jwtauth/jwtauth/db"
+	"github.com/jwtauth/jwtauth/internal/accesstoken"
 	"github.com/jwtauth/jwtauth/keys"
 )
 
-// Minter signs access tokens of the auth server's shape with the auth server's own current
+// Minter signs access tokens of the auth server's shape (accesstoken.Payload) with the auth server's own current
 // key, which it unseals from the auth database with the same KEY_ENCRYPTION_KEY: the only way
 // to have many distinct, valid tokens without as many logins.
 type Minter struct {
@@ -23,14 +24,6 @@ type Minter struct {
 	publicJWK []byte
 	issuer    string
 	audience  []string
-}
-
-// accessClaims mirror the auth server's access-token claims (CONTRACT.md §3).
-type accessClaims struct {
-	jwt.Claims
-	SessionID         string `json:"sid"`
-	PreferredUsername string `json:"preferred_username"`
-	Email             string `json:"email"`
 }
 
 // NewMinter reads the current signing key from the auth database at dbURL and unseals it with kek.
@@ -61,7 +54,7 @@ func NewMinter(ctx context.Context, dbURL string, kek []byte, issuer string, aud
 	if err != nil {
 		return nil, fmt.Errorf("unseal current key: %w", err)
 	}
-	signer, err := jose.NewSigner(sk, (&jose.SignerOptions{}).WithType("at+jwt"))
+	signer, err := jose.NewSigner(sk, (&jose.SignerOptions{}).WithType(accesstoken.Type))
 	if err != nil {
 		return nil, fmt.Errorf("signer: %w", err)
 	}
@@ -73,15 +66,12 @@ func (m *Minter) PublicJWK() []byte { return m.publicJWK }
 
 // Mint signs a token for a fresh user id, session and jti, valid for ttl.
 func (m *Minter) Mint(username string, ttl time.Duration) (string, error) {
-	now := time.Now().UTC().Truncate(time.Second)
-	c := accessClaims{
-		Claims: jwt.Claims{
-			Issuer: m.issuer, Subject: uuid.NewString(), Audience: jwt.Audience(m.audience),
-			Expiry: jwt.NewNumericDate(now.Add(ttl)), IssuedAt: jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now), ID: uuid.NewString(),
-		},
-		SessionID: uuid.NewString(), PreferredUsername: username, Email: username + "@bench.example",
+	c := accesstoken.Payload{
+		Issuer: m.issuer, Subject: uuid.NewString(), Audience: jwt.Audience(m.audience), ID: uuid.NewString(),
+		SessionID: uuid.NewString(), AMR: []string{accesstoken.AMRPassword},
+		PreferredUsername: username, Email: username + "@bench.example",
 	}
+	c.SetTimes(time.Now(), ttl)
 	tok, err := jwt.Signed(m.signer).Claims(c).Serialize()
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)

@@ -13,7 +13,7 @@ import (
 // share one cache.
 type cacheEntry struct {
 	claims  *Claims // never handed out; Verify returns copies
-	key     *verKey
+	key     *Key
 	expires time.Time // exp plus leeway
 }
 

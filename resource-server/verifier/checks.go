@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/jwtauth/jwtauth/internal/accesstoken"
 )
 
 // MaxTokenSize is the longest token Verify parses; longer ones are rejected
@@ -34,21 +34,6 @@ type rawHeader struct {
 	X5U  json.RawMessage `json:"x5u"`
 	X5C  json.RawMessage `json:"x5c"`
 	Crit json.RawMessage `json:"crit"`
-}
-
-// rawClaims is the payload, using go-jose's types for aud (string or array) and
-// NumericDate (bounded, integer or float seconds).
-type rawClaims struct {
-	Issuer            string           `json:"iss"`
-	Subject           string           `json:"sub"`
-	Audience          jwt.Audience     `json:"aud"`
-	Expiry            *jwt.NumericDate `json:"exp"`
-	NotBefore         *jwt.NumericDate `json:"nbf"`
-	IssuedAt          *jwt.NumericDate `json:"iat"`
-	ID                string           `json:"jti"`
-	SessionID         string           `json:"sid"`
-	PreferredUsername string           `json:"preferred_username"`
-	Email             string           `json:"email"`
 }
 
 // parseUnverified decodes the compact JWS without checking its signature. It
@@ -79,17 +64,11 @@ func parseUnverified(token string) (*parsedToken, error) {
 	if h.JWK != nil || h.JKU != nil || h.X5U != nil || h.X5C != nil || h.Crit != nil {
 		return nil, fmt.Errorf("%w: header carries jwk, jku, x5u, x5c or crit", ErrAlgorithm)
 	}
-	var rc rawClaims
-	if err := json.Unmarshal(payload, &rc); err != nil {
-		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
+	c, err := accesstoken.Decode(payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	c := &Claims{
-		Issuer: rc.Issuer, Subject: rc.Subject, Audience: []string(rc.Audience),
-		Expiry: numericTime(rc.Expiry), IssuedAt: numericTime(rc.IssuedAt),
-		NotBefore: numericTime(rc.NotBefore), ID: rc.ID, SessionID: rc.SessionID,
-		PreferredUsername: rc.PreferredUsername, Email: rc.Email,
-		Type: h.Typ, KeyID: h.Kid, Algorithm: h.Alg,
-	}
+	c.Type, c.KeyID, c.Algorithm = h.Typ, h.Kid, h.Alg
 	return &parsedToken{claims: c, payload: payload}, nil
 }
 
@@ -110,28 +89,18 @@ func compactCharset(s string) bool {
 	return dots == 2
 }
 
-func numericTime(n *jwt.NumericDate) time.Time {
-	if n == nil {
-		return time.Time{}
-	}
-	return n.Time().UTC()
-}
-
 // normalizeType lowercases a typ and drops an "application/" prefix (RFC 7515
 // §4.1.9), so "application/AT+JWT" equals "at+jwt".
 func normalizeType(typ string) string {
 	return strings.TrimPrefix(strings.ToLower(typ), "application/")
 }
 
-// checkAlg rejects "none" (any casing) and every algorithm not configured.
-func (v *Verifier) checkAlg(c *Claims, now time.Time) error {
+// checkAlg rejects "none" (any casing) and every algorithm not configured. (The end
+// of the legacy HS256 window is the key set's: LegacyHS256.)
+func (v *Verifier) checkAlg(c *Claims) error {
 	switch {
 	case strings.EqualFold(c.Algorithm, "none"):
 		return fmt.Errorf("%w: alg none", ErrAlgorithm)
-	case c.Algorithm == HS256:
-		if !v.hs256Allowed(now) {
-			return fmt.Errorf("%w: HS256 not allowed", ErrAlgorithm)
-		}
 	case !slices.Contains(v.algs, c.Algorithm):
 		return fmt.Errorf("%w: alg %.16q not configured", ErrAlgorithm, c.Algorithm)
 	}
@@ -144,17 +113,13 @@ func (v *Verifier) checkClaims(c *Claims, now time.Time) error {
 	if normalizeType(c.Type) != v.exp.tokenType {
 		return fmt.Errorf("%w: typ %.32q", ErrTokenType, c.Type)
 	}
-	if err := v.checkRequired(c); err != nil {
+	// The required claims and the leeway rule are the access token's (accesstoken);
+	// sid is required of access tokens, not of sync tokens.
+	if err := c.CheckRequired(v.exp.tokenType == DefaultTokenType); err != nil {
 		return err
 	}
-	if !now.Before(c.Expiry.Add(v.leeway)) {
-		return fmt.Errorf("%w: exp %s", ErrExpired, c.Expiry.Format(time.RFC3339))
-	}
-	if !c.NotBefore.IsZero() && now.Add(v.leeway).Before(c.NotBefore) {
-		return fmt.Errorf("%w: nbf %s", ErrNotYetValid, c.NotBefore.Format(time.RFC3339))
-	}
-	if now.Add(v.leeway).Before(c.IssuedAt) {
-		return fmt.Errorf("%w: iat %s is in the future", ErrNotYetValid, c.IssuedAt.Format(time.RFC3339))
+	if err := c.CheckTimes(now, v.leeway); err != nil {
+		return err
 	}
 	if !v.exp.skipIssuer && c.Issuer != v.exp.issuer {
 		return fmt.Errorf("%w: %.64q", ErrIssuer, c.Issuer)
@@ -165,27 +130,4 @@ func (v *Verifier) checkClaims(c *Claims, now time.Time) error {
 		return fmt.Errorf("%w: none of the token's audiences is expected", ErrAudience)
 	}
 	return nil
-}
-
-func (v *Verifier) checkRequired(c *Claims) error {
-	var missing string
-	switch {
-	case c.Issuer == "":
-		missing = "iss"
-	case c.Subject == "":
-		missing = "sub"
-	case len(c.Audience) == 0:
-		missing = "aud"
-	case c.Expiry.IsZero():
-		missing = "exp"
-	case c.IssuedAt.IsZero():
-		missing = "iat"
-	case c.ID == "":
-		missing = "jti"
-	case c.SessionID == "" && v.exp.tokenType == DefaultTokenType:
-		missing = "sid"
-	default:
-		return nil
-	}
-	return fmt.Errorf("%w: %s", ErrMissingClaim, missing)
 }

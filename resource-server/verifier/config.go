@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/jwtauth/jwtauth/internal/accesstoken"
 )
 
 // Algorithm names accepted in Config.Algorithms. HS256 is accepted only alone
@@ -20,8 +22,8 @@ const (
 
 // Default values applied by New for zero Config fields.
 const (
-	DefaultTokenType          = "at+jwt"
-	DefaultLeeway             = 30 * time.Second
+	DefaultTokenType          = accesstoken.Type
+	DefaultLeeway             = accesstoken.DefaultLeeway
 	DefaultHTTPTimeout        = 10 * time.Second
 	DefaultMinRefreshInterval = 30 * time.Second
 	DefaultCacheSize          = 10000
@@ -38,8 +40,14 @@ type Config struct {
 	// unless InsecureSkipAudienceCheck.
 	Audience []string
 	// JWKSURL is where the public keys are fetched from. Required unless in
-	// HS256 mode. Only this URL is ever fetched; nothing named in a token is.
+	// HS256 mode or with KeySet. Only this URL is ever fetched; nothing named in a
+	// token is.
 	JWKSURL string
+	// KeySet, instead of JWKSURL, gives the keys of asymmetric mode from elsewhere,
+	// e.g. a StaticKeySet of a JWKS document at hand (the auth server checks its own
+	// tokens so). Algorithms still pins the algorithms; HS256Secret and
+	// LegacyHS256Until combine with it as with JWKSURL. Not with HS256 mode.
+	KeySet KeySet
 	// Algorithms are the allowed asymmetric algorithms (ES256, RS256, EdDSA).
 	// This defaults to {"ES256"}. "none" and HS* are refused, except {"HS256"}
 	// alone together with HS256Secret, which selects HS256 mode.
@@ -120,6 +128,9 @@ func (cfg Config) validate() error {
 		return fmt.Errorf("%w: HS256Secret must be at least %d bytes", ErrConfig, MinHS256SecretLen)
 	}
 	if cfg.hs256Mode() {
+		if cfg.KeySet != nil {
+			return fmt.Errorf("%w: KeySet is not used in HS256 mode", ErrConfig)
+		}
 		return nil
 	}
 	for _, a := range cfg.Algorithms {
@@ -129,6 +140,12 @@ func (cfg Config) validate() error {
 	}
 	if len(cfg.HS256Secret) > 0 && cfg.LegacyHS256Until.IsZero() {
 		return fmt.Errorf("%w: HS256Secret with asymmetric Algorithms requires LegacyHS256Until", ErrConfig)
+	}
+	if cfg.KeySet != nil {
+		if cfg.JWKSURL != "" {
+			return fmt.Errorf("%w: give KeySet or JWKSURL, not both", ErrConfig)
+		}
+		return nil
 	}
 	u, err := url.Parse(cfg.JWKSURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

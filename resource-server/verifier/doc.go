@@ -14,9 +14,11 @@
 // # Tokens
 //
 // A token is a compact JWS of at most 8 KiB (MaxTokenSize) with header alg, kid
-// and typ ("at+jwt", RFC 9068) and claims iss, sub, aud, exp, iat, nbf, jti,
-// sid, preferred_username and email. iss, sub, aud, exp, iat and jti are
-// required, and sid for at+jwt. exp, nbf and iat are checked with Config.Leeway
+// (none for HS256) and typ ("at+jwt", RFC 9068) and claims iss, sub, aud, exp,
+// iat, nbf, jti, sid, client_id, scope, roles, amr, preferred_username, email and
+// email_verified (the access token's definition, internal/accesstoken, whose Claims
+// this package re-exports). iss, sub, aud, exp, iat and jti are required, and sid
+// for at+jwt. exp, nbf and iat are checked with Config.Leeway
 // (30s): an iat in the future is rejected like an nbf in the future.
 //
 // # Order of checks
@@ -30,13 +32,20 @@
 //     and payload, used only to reject: forbidden
 //     headers, alg, typ, required claims, exp/nbf/iat, iss, aud. An expired or
 //     foreign token is refused here, before any key lookup or JWKS request;
-//  4. the key: the HS256 secret, or the JWKS key named by kid, whose own alg must
-//     equal the header alg; an unknown kid may trigger one JWKS refresh;
+//  4. the key, from the KeySet: the HS256 secret, or the JWKS key named by kid,
+//     whose own alg must equal the header alg; an unknown kid may trigger one JWKS
+//     refresh;
 //  5. the signature, with go-jose restricted to that one algorithm. The claims
 //     are trusted only now, and only because the verified payload is
 //     byte-for-byte the payload decoded in step 3.
 //
 // # Keys
+//
+// A Verifier takes its keys from a KeySet, as go-oidc's verifier does: the remote
+// JWKS (Config.JWKSURL), a StaticKeySet (NewHS256KeySet for HS256 mode,
+// NewJWKSKeySet for a JWKS document at hand, given as Config.KeySet), and
+// LegacyHS256, which puts an HS256 set beside another until a time. The algorithms
+// are pinned by Config.Algorithms whatever the set.
 //
 // In asymmetric mode (Config.Algorithms, default ES256; also RS256, EdDSA) keys
 // come only from Config.JWKSURL; each JWK is parsed with keyfunc v3 (and its

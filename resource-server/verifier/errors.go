@@ -1,6 +1,10 @@
 package verifier
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/jwtauth/jwtauth/internal/accesstoken"
+)
 
 // Sentinel errors returned (wrapped) by Verify. Test for them with errors.Is; the
 // wrapping text adds detail for logs but is not meant for clients. The middleware
@@ -15,15 +19,16 @@ var (
 	// ErrAlgorithm: the header alg is "none", not configured, or differs from the
 	// alg of the key named by kid; or the header carries jwk, jku, x5u, x5c or crit.
 	ErrAlgorithm = errors.New("algorithm or header not allowed")
-	// ErrUnknownKey: the kid is missing, too long, or not in the key set, even
+	// ErrUnknownKey: the kid is missing (but for HS256), too long, or not in the key set, even
 	// after the refresh it was allowed to trigger.
 	ErrUnknownKey = errors.New("unknown signing key")
 	// ErrSignature: the signature does not verify with the key.
 	ErrSignature = errors.New("invalid signature")
-	// ErrExpired: exp is in the past, beyond the leeway.
-	ErrExpired = errors.New("token expired")
-	// ErrNotYetValid: nbf or iat is in the future, beyond the leeway.
-	ErrNotYetValid = errors.New("token not yet valid")
+	// ErrExpired: exp is in the past, beyond the leeway (accesstoken.ErrExpired).
+	ErrExpired = accesstoken.ErrExpired
+	// ErrNotYetValid: nbf or iat is in the future, beyond the leeway
+	// (accesstoken.ErrNotYetValid).
+	ErrNotYetValid = accesstoken.ErrNotYetValid
 	// ErrIssuer: iss differs from Config.Issuer.
 	ErrIssuer = errors.New("unexpected issuer")
 	// ErrAudience: aud contains none of the expected audiences.
@@ -31,8 +36,8 @@ var (
 	// ErrTokenType: the header typ differs from the expected token type.
 	ErrTokenType = errors.New("unexpected token type")
 	// ErrMissingClaim: a required claim (iss, sub, aud, exp, iat, jti, and sid for
-	// access tokens) is absent or empty.
-	ErrMissingClaim = errors.New("missing required claim")
+	// access tokens) is absent or empty (accesstoken.ErrMissingClaim).
+	ErrMissingClaim = accesstoken.ErrMissingClaim
 	// ErrKeysUnavailable: the key set has never been loaded (the JWKS was
 	// unreachable so far), or the caller's context ended while waiting for a refresh.
 	ErrKeysUnavailable = errors.New("signing keys unavailable")

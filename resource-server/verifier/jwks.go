@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,7 +29,7 @@ const minRSABits = 2048
 
 // fetch fetches the JWKS once, reports the outcome, and returns the delay until
 // the next periodic fetch. On failure the previous key set is kept.
-func (ks *keySet) fetch(ctx context.Context) time.Duration {
+func (ks *remoteKeySet) fetch(ctx context.Context) time.Duration {
 	age, hasAge, n, err := ks.fetchOnce(ctx)
 	ks.obs.JWKSRefresh(err)
 	if err != nil {
@@ -60,7 +61,7 @@ func nextInterval(age time.Duration, hasAge bool, minInterval time.Duration) tim
 
 // fetchOnce GETs the JWKS (conditionally, with the last ETag) and, on 200,
 // replaces the whole key set so removed keys stop verifying.
-func (ks *keySet) fetchOnce(ctx context.Context) (age time.Duration, hasAge bool, n int, err error) {
+func (ks *remoteKeySet) fetchOnce(ctx context.Context) (age time.Duration, hasAge bool, n int, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.url, nil)
 	if err != nil {
 		return 0, false, 0, fmt.Errorf("jwks request: %w", err)
@@ -97,12 +98,17 @@ func (ks *keySet) fetchOnce(ctx context.Context) (age time.Duration, hasAge bool
 	return age, hasAge, len(keys), nil
 }
 
+// parseJWKS decodes a JWK Set with the snapshot's keys as prev (see the function parseJWKS).
+func (ks *remoteKeySet) parseJWKS(ctx context.Context, body []byte) (map[string]*Key, error) {
+	return parseJWKS(ctx, body, ks.snap.Load().keys, ks.log)
+}
+
 // parseJWKS decodes a JWK Set, each key through keyfunc (and its jwkset
 // storage), keeping the public part of every usable signing key. A key that is invalid, not for signing, without kid or
 // alg, or whose material does not fit its alg is skipped with a warning; a
-// duplicate kid keeps its first key. Keys unchanged since the previous snapshot
-// keep their *verKey, so cache entries verified with them stay valid.
-func (ks *keySet) parseJWKS(ctx context.Context, body []byte) (map[string]*verKey, error) {
+// duplicate kid keeps its first key. Keys unchanged since prev keep their *Key, so
+// cache entries verified with them stay valid.
+func parseJWKS(ctx context.Context, body []byte, prev map[string]*Key, log *slog.Logger) (map[string]*Key, error) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
@@ -112,12 +118,11 @@ func (ks *keySet) parseJWKS(ctx context.Context, body []byte) (map[string]*verKe
 	if set.Keys == nil {
 		return nil, errors.New(`jwks decode: no "keys" member`)
 	}
-	prev := ks.snap.Load().keys
-	keys := make(map[string]*verKey, len(set.Keys))
+	keys := make(map[string]*Key, len(set.Keys))
 	for _, raw := range set.Keys {
 		var m jwkset.JWKMarshal
 		if err := json.Unmarshal(raw, &m); err != nil {
-			ks.log.WarnContext(ctx, "jwks key skipped", "error", err)
+			log.WarnContext(ctx, "jwks key skipped", "error", err)
 			continue
 		}
 		k, err := toVerKey(ctx, m, raw)
@@ -125,7 +130,7 @@ func (ks *keySet) parseJWKS(ctx context.Context, body []byte) (map[string]*verKe
 			err = errors.New("duplicate kid")
 		}
 		if err != nil {
-			ks.log.WarnContext(ctx, "jwks key skipped", "kid", fmt.Sprintf("%.64q", m.KID), "error", err)
+			log.WarnContext(ctx, "jwks key skipped", "kid", fmt.Sprintf("%.64q", m.KID), "error", err)
 			continue
 		}
 		if old := prev[k.kid]; old != nil && old.equal(k) {
@@ -138,7 +143,7 @@ func (ks *keySet) parseJWKS(ctx context.Context, body []byte) (map[string]*verKe
 
 // toVerKey converts one JWK (public part only; symmetric keys are refused by
 // jwkset without the Private option) into a verification key.
-func toVerKey(ctx context.Context, m jwkset.JWKMarshal, raw json.RawMessage) (*verKey, error) {
+func toVerKey(ctx context.Context, m jwkset.JWKMarshal, raw json.RawMessage) (*Key, error) {
 	if m.KID == "" || len(m.KID) > maxKIDLen {
 		return nil, errors.New("missing or oversized kid")
 	}
@@ -158,7 +163,7 @@ func toVerKey(ctx context.Context, m jwkset.JWKMarshal, raw json.RawMessage) (*v
 	if err := keyFitsAlg(material, alg); err != nil {
 		return nil, err
 	}
-	return &verKey{kid: m.KID, alg: alg, material: material}, nil
+	return &Key{kid: m.KID, alg: alg, material: material}, nil
 }
 
 // keyFitsAlg pins key type, curve and size to the JWK's alg.
@@ -183,7 +188,7 @@ func keyFitsAlg(key any, alg string) error {
 }
 
 // equal reports whether two keys have the same kid, alg and public key.
-func (k *verKey) equal(o *verKey) bool {
+func (k *Key) equal(o *Key) bool {
 	pub, ok := k.material.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && k.kid == o.kid && k.alg == o.alg && pub.Equal(o.material)
 }

@@ -22,26 +22,17 @@ const (
 	initialRetryInterval   = time.Second     // first retry while the JWKS has never loaded
 )
 
-// verKey is one verification key. Pointers are stable across refreshes while
-// the kid keeps the same alg and key material, so a cache entry can test "is my
-// key still published" with one pointer comparison.
-type verKey struct {
-	kid      string
-	alg      string
-	material any // *ecdsa.PublicKey, *rsa.PublicKey, ed25519.PublicKey, or []byte for HS256
-}
-
 // keySnapshot is an immutable key set; a refresh swaps in a new one.
 type keySnapshot struct {
-	keys   map[string]*verKey
+	keys   map[string]*Key
 	loaded bool // a fetch has succeeded at least once
 }
 
-// keySet is the remote JWKS: an atomic snapshot for lock-free lookups, plus one
+// remoteKeySet is the remote JWKS (Config.JWKSURL), the KeySet of asymmetric mode: an atomic snapshot for lock-free lookups, plus one
 // refresher goroutine that performs every fetch after the first. Fetches for
 // unknown kids are coalesced: while one is requested or running, callers wait
 // on it; otherwise a new one may start only minInterval after the last one.
-type keySet struct {
+type remoteKeySet struct {
 	url         string
 	client      *http.Client
 	minInterval time.Duration
@@ -62,8 +53,8 @@ type keySet struct {
 	failures int
 }
 
-func newKeySet(url string, client *http.Client, minInterval time.Duration, now func() time.Time, log *slog.Logger, obs Observer) *keySet {
-	ks := &keySet{
+func newRemoteKeySet(url string, client *http.Client, minInterval time.Duration, now func() time.Time, log *slog.Logger, obs Observer) *remoteKeySet {
+	ks := &remoteKeySet{
 		url: url, client: client, minInterval: minInterval, now: now, log: log, obs: obs,
 		kick:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
@@ -73,7 +64,7 @@ func newKeySet(url string, client *http.Client, minInterval time.Duration, now f
 }
 
 // start fetches once, then hands over to the refresher goroutine owned by ctx.
-func (ks *keySet) start(ctx context.Context) {
+func (ks *remoteKeySet) start(ctx context.Context) {
 	ks.mu.Lock()
 	ks.lastAttempt = ks.now()
 	ks.mu.Unlock()
@@ -83,7 +74,7 @@ func (ks *keySet) start(ctx context.Context) {
 
 // run is the refresher: it fetches when the timer fires (max-age schedule) or
 // when an unknown kid requested a fetch, until ctx ends.
-func (ks *keySet) run(ctx context.Context, next time.Duration) {
+func (ks *remoteKeySet) run(ctx context.Context, next time.Duration) {
 	defer close(ks.stopped)
 	timer := time.NewTimer(next)
 	defer timer.Stop()
@@ -106,7 +97,7 @@ func (ks *keySet) run(ctx context.Context, next time.Duration) {
 
 // begin marks a fetch as running. A periodic fetch always runs; an on-demand
 // one only if still pending.
-func (ks *keySet) begin(periodic bool) bool {
+func (ks *remoteKeySet) begin(periodic bool) bool {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if ks.pending == nil {
@@ -120,7 +111,7 @@ func (ks *keySet) begin(periodic bool) bool {
 }
 
 // finish releases everyone waiting on the fetch that just ended.
-func (ks *keySet) finish() {
+func (ks *remoteKeySet) finish() {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	close(ks.pending)
@@ -130,7 +121,7 @@ func (ks *keySet) finish() {
 // awaitRefresh joins the fetch in progress, or requests one if the last began at
 // least minInterval ago, and waits for it. It returns nil without waiting when
 // no fetch is allowed, and an ErrKeysUnavailable error when ctx ends first.
-func (ks *keySet) awaitRefresh(ctx context.Context) error {
+func (ks *remoteKeySet) awaitRefresh(ctx context.Context) error {
 	select {
 	case <-ks.stopped:
 		return nil
@@ -164,7 +155,7 @@ func (ks *keySet) awaitRefresh(ctx context.Context) error {
 
 // get returns the key for kid, refreshing the set at most once for an unknown
 // kid (subject to minInterval).
-func (ks *keySet) get(ctx context.Context, kid string) (*verKey, error) {
+func (ks *remoteKeySet) get(ctx context.Context, kid string) (*Key, error) {
 	if kid == "" || len(kid) > maxKIDLen {
 		return nil, fmt.Errorf("%w: kid missing or longer than %d bytes", ErrUnknownKey, maxKIDLen)
 	}
@@ -183,11 +174,22 @@ func (ks *keySet) get(ctx context.Context, kid string) (*verKey, error) {
 	return nil, fmt.Errorf("%w: kid %.64q", ErrUnknownKey, kid)
 }
 
+// Key returns the key published under kid (see get); the Verifier checks its alg.
+func (ks *remoteKeySet) Key(ctx context.Context, _, kid string, _ time.Time) (*Key, error) {
+	return ks.get(ctx, kid)
+}
+
+// Holds reports whether k is still the key published under its kid.
+func (ks *remoteKeySet) Holds(k *Key, _ time.Time) bool { return ks.lookup(k.kid) == k }
+
+// Ready reports whether the JWKS has been loaded at least once.
+func (ks *remoteKeySet) Ready() bool { return ks.loaded() }
+
 // lookup returns the key currently published under kid, or nil.
-func (ks *keySet) lookup(kid string) *verKey {
+func (ks *remoteKeySet) lookup(kid string) *Key {
 	return ks.snap.Load().keys[kid]
 }
 
-func (ks *keySet) loaded() bool {
+func (ks *remoteKeySet) loaded() bool {
 	return ks.snap.Load().loaded
 }

@@ -203,7 +203,7 @@ func TestStoppedVerifierKeepsKeys(t *testing.T) {
 	cancel()
 	waitFor(t, "refresher to stop", func() bool {
 		select {
-		case <-v.keys.stopped:
+		case <-v.keys.(*remoteKeySet).stopped:
 			return true
 		default:
 			return false
@@ -302,7 +302,7 @@ func TestParseJWKS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks := newKeySet("http://unused", http.DefaultClient, time.Second, f.clock.Now, slog.New(slog.DiscardHandler), nopObserver{})
+	ks := newRemoteKeySet("http://unused", http.DefaultClient, time.Second, f.clock.Now, slog.New(slog.DiscardHandler), nopObserver{})
 	got, err := ks.parseJWKS(t.Context(), body)
 	if err != nil {
 		t.Fatal(err)
@@ -311,7 +311,7 @@ func TestParseJWKS(t *testing.T) {
 	if !slices.Equal(kids, []string{"ed-1", "es-1"}) {
 		t.Fatalf("kids = %v, want [ed-1 es-1]", kids)
 	}
-	if !got["es-1"].equal(&verKey{kid: "es-1", alg: ES256, material: f.gho.priv.Public()}) {
+	if !got["es-1"].equal(&Key{kid: "es-1", alg: ES256, material: f.gho.priv.Public()}) {
 		t.Errorf("es-1 is not the first acceptable es-1 key: %T", got["es-1"].material)
 	}
 	for _, bad := range []string{`{}`, `[]`, `{"keys":`} {

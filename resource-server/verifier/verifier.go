@@ -11,46 +11,27 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/jwtauth/jwtauth/internal/accesstoken"
 )
 
 // Claims are the verified claims and header fields (Type, KeyID, Algorithm) of a
-// token. A Claims value returned by Verify is the caller's own copy. The JSON
-// tags use the claim names; times marshal as RFC 3339 strings.
-type Claims struct {
-	Issuer            string    `json:"iss"`
-	Subject           string    `json:"sub"`
-	Audience          []string  `json:"aud"`
-	Expiry            time.Time `json:"exp"`
-	IssuedAt          time.Time `json:"iat"`
-	NotBefore         time.Time `json:"nbf,omitzero"` // zero when the token has no nbf
-	ID                string    `json:"jti"`
-	SessionID         string    `json:"sid,omitempty"`
-	PreferredUsername string    `json:"preferred_username,omitempty"`
-	Email             string    `json:"email,omitempty"`
-	Type              string    `json:"typ"` // header typ as sent
-	KeyID             string    `json:"kid,omitempty"`
-	Algorithm         string    `json:"alg"`
-}
-
-func (c *Claims) clone() *Claims {
-	out := *c
-	out.Audience = slices.Clone(c.Audience)
-	return &out
-}
+// token: the access token's definition (internal/accesstoken), re-exported. A Claims value
+// returned by Verify is the caller's own copy. The JSON tags use the claim names; times
+// marshal as RFC 3339 strings. Its methods HasScope and HasRole read the scope and roles
+// claims.
+type Claims = accesstoken.Claims
 
 // Verifier verifies access tokens offline. It is safe for concurrent use.
 type Verifier struct {
-	exp     expectations
-	leeway  time.Duration
-	algs    []string // allowed asymmetric algorithms
-	hsKey   *verKey  // HS256 key: HS256 mode or legacy window; nil otherwise
-	hsMode  bool
-	hsUntil time.Time // end of the legacy HS256 window
-	now     func() time.Time
-	log     *slog.Logger
-	obs     Observer
-	keys    *keySet // nil in HS256 mode
-	cache   *tokenCache
+	exp    expectations
+	leeway time.Duration
+	algs   []string // allowed algorithms (HS256 included in HS256 mode or the legacy window)
+	now    func() time.Time
+	log    *slog.Logger
+	obs    Observer
+	keys   KeySet
+	cache  *tokenCache
 }
 
 // expectations are what WithExpectations changes.
@@ -62,7 +43,7 @@ type expectations struct {
 	skipAud    bool
 }
 
-// New validates cfg and returns a Verifier. In asymmetric mode it makes one
+// New validates cfg and returns a Verifier. With Config.JWKSURL it makes one
 // attempt to fetch the JWKS (bounded by ctx and the HTTP client's timeout) and
 // starts a background refresh goroutine that stops when ctx ends; an unreachable
 // JWKS is not an error: Ready reports false until a fetch succeeds. After ctx
@@ -72,20 +53,36 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.hsMode {
-		return v, nil
+	if v.keys, err = v.keySet(ctx, cfg); err != nil {
+		return nil, err
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: DefaultHTTPTimeout}
-	}
-	minRefresh := cfg.MinRefreshInterval
-	if minRefresh == 0 {
-		minRefresh = DefaultMinRefreshInterval
-	}
-	v.keys = newKeySet(cfg.JWKSURL, client, minRefresh, v.now, v.log, v.obs)
-	v.keys.start(ctx)
 	return v, nil
+}
+
+// keySet builds the key set cfg describes: the HS256 secret alone (HS256 mode), or
+// cfg.KeySet or the remote JWKS, with the HS256 secret beside it until LegacyHS256Until.
+func (v *Verifier) keySet(ctx context.Context, cfg Config) (KeySet, error) {
+	if cfg.hs256Mode() {
+		return NewHS256KeySet(cfg.HS256Secret)
+	}
+	primary := cfg.KeySet
+	if primary == nil {
+		client := cfg.HTTPClient
+		if client == nil {
+			client = &http.Client{Timeout: DefaultHTTPTimeout}
+		}
+		remote := newRemoteKeySet(cfg.JWKSURL, client, cmp.Or(cfg.MinRefreshInterval, DefaultMinRefreshInterval), v.now, v.log, v.obs)
+		remote.start(ctx)
+		primary = remote
+	}
+	if len(cfg.HS256Secret) == 0 {
+		return primary, nil
+	}
+	hs, err := NewHS256KeySet(cfg.HS256Secret)
+	if err != nil {
+		return nil, err
+	}
+	return LegacyHS256(primary, hs, cfg.LegacyHS256Until), nil
 }
 
 func newVerifier(cfg Config) (*Verifier, error) {
@@ -100,13 +97,11 @@ func newVerifier(cfg Config) (*Verifier, error) {
 			skipIssuer: cfg.InsecureSkipIssuerCheck,
 			skipAud:    cfg.InsecureSkipAudienceCheck,
 		},
-		leeway:  cmp.Or(cfg.Leeway, DefaultLeeway),
-		algs:    slices.Clone(cfg.Algorithms),
-		hsMode:  cfg.hs256Mode(),
-		hsUntil: cfg.LegacyHS256Until,
-		now:     cfg.Now,
-		log:     cfg.Logger,
-		obs:     cfg.Observer,
+		leeway: cmp.Or(cfg.Leeway, DefaultLeeway),
+		algs:   slices.Clone(cfg.Algorithms),
+		now:    cfg.Now,
+		log:    cfg.Logger,
+		obs:    cfg.Observer,
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -117,13 +112,14 @@ func newVerifier(cfg Config) (*Verifier, error) {
 	if v.obs == nil {
 		v.obs = nopObserver{}
 	}
-	if len(cfg.HS256Secret) > 0 {
-		v.hsKey = &verKey{alg: HS256, material: bytes.Clone(cfg.HS256Secret)}
-	}
-	if v.hsMode {
-		v.algs = nil
-	} else if len(v.algs) == 0 {
+	switch {
+	case cfg.hs256Mode():
+		v.algs = []string{HS256}
+	case len(v.algs) == 0:
 		v.algs = []string{ES256}
+	}
+	if !cfg.hs256Mode() && len(cfg.HS256Secret) > 0 {
+		v.algs = append(v.algs, HS256) // the legacy window; LegacyHS256 ends it
 	}
 	if size := cmp.Or(cfg.CacheSize, DefaultCacheSize); size > 0 {
 		v.cache = newTokenCache(size)
@@ -146,10 +142,10 @@ func (v *Verifier) WithExpectations(tokenType string, audience ...string) *Verif
 	return &w
 }
 
-// Ready reports whether the key set has been loaded at least once. It is always
-// true in HS256 mode.
+// Ready reports whether the key set can verify tokens: the JWKS has been loaded at
+// least once. It is always true in HS256 mode and for a StaticKeySet.
 func (v *Verifier) Ready() bool {
-	return v.hsMode || v.keys.loaded()
+	return v.keys.Ready()
 }
 
 // Verify checks token and returns its claims. The order is: size, the
@@ -170,7 +166,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		if err := v.checkClaims(c, now); err != nil {
 			return nil, err
 		}
-		return c.clone(), nil
+		return c.Clone(), nil
 	}
 	c, key, err := v.verifyFull(ctx, token, now)
 	if err != nil {
@@ -179,7 +175,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if v.cache != nil {
 		v.cache.put(token, cacheEntry{claims: c, key: key, expires: c.Expiry.Add(v.leeway)}, now, v.usable)
 	}
-	return c.clone(), nil
+	return c.Clone(), nil
 }
 
 // cached returns the claims of a cache entry whose key is still usable.
@@ -201,35 +197,25 @@ func (v *Verifier) cached(token string, now time.Time) (*Claims, bool) {
 }
 
 // usable reports whether a cache entry may still be served: not expired, and its
-// key is still the one published under its kid (or still within the HS256
-// window).
+// key still held by the key set (for HS256 in the legacy window: the window still
+// open).
 func (v *Verifier) usable(e cacheEntry, now time.Time) bool {
-	if !now.Before(e.expires) {
-		return false
-	}
-	if e.key.alg == HS256 {
-		return v.hsKey == e.key && v.hs256Allowed(now)
-	}
-	return v.keys != nil && v.keys.lookup(e.key.kid) == e.key
-}
-
-func (v *Verifier) hs256Allowed(now time.Time) bool {
-	return v.hsMode || (v.hsKey != nil && now.Before(v.hsUntil))
+	return now.Before(e.expires) && v.keys.Holds(e.key, now)
 }
 
 // verifyFull does the cheap checks, the key lookup and the signature check.
-func (v *Verifier) verifyFull(ctx context.Context, token string, now time.Time) (*Claims, *verKey, error) {
+func (v *Verifier) verifyFull(ctx context.Context, token string, now time.Time) (*Claims, *Key, error) {
 	p, err := parseUnverified(token)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := v.checkAlg(p.claims, now); err != nil {
+	if err := v.checkAlg(p.claims); err != nil {
 		return nil, nil, err
 	}
 	if err := v.checkClaims(p.claims, now); err != nil {
 		return nil, nil, err
 	}
-	key, err := v.keyFor(ctx, p.claims)
+	key, err := v.keyFor(ctx, p.claims, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -249,16 +235,9 @@ func (v *Verifier) verifyFull(ctx context.Context, token string, now time.Time) 
 	return p.claims, key, nil
 }
 
-// keyFor returns the key for the token's header: the HS256 secret, or the JWKS
-// key named by kid, whose alg must equal the header alg.
-func (v *Verifier) keyFor(ctx context.Context, c *Claims) (*verKey, error) {
-	if c.Algorithm == HS256 {
-		return v.hsKey, nil // checkHeader allowed HS256, so hsKey is set
-	}
-	if v.keys == nil {
-		return nil, fmt.Errorf("%w: %s in HS256 mode", ErrAlgorithm, c.Algorithm)
-	}
-	k, err := v.keys.get(ctx, c.KeyID)
+// keyFor asks the key set for the token's key, whose alg must equal the header alg.
+func (v *Verifier) keyFor(ctx context.Context, c *Claims, now time.Time) (*Key, error) {
+	k, err := v.keys.Key(ctx, c.Algorithm, c.KeyID, now)
 	if err != nil {
 		return nil, err
 	}

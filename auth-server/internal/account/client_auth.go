@@ -13,13 +13,12 @@ import (
 type ClientAuth struct {
 	ID     string
 	Secret string
-	Basic  bool // the credentials came in an Authorization: Basic header
 }
 
 // authenticateClient finds the client a request names and checks its credentials: a
 // confidential client's secret (in constant time), no secret from a public one.
 func (s *Service) authenticateClient(ctx context.Context, a ClientAuth) (clients.Client, error) {
-	fail := func(reason string) error { return &ClientError{Basic: a.Basic, Reason: reason} }
+	fail := func(reason string) error { return &ClientError{Reason: reason} }
 	if a.ID == "" {
 		if a.Secret != "" {
 			return clients.Client{}, fail("a client_secret without a client_id")

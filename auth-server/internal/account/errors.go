@@ -26,7 +26,7 @@ var (
 	// ErrInvalidCredentials, so disabled accounts cannot be found by guessing).
 	ErrAccountDisabled = errors.New("account disabled")
 	// ErrInvalidClient: unknown client, wrong or missing secret of a confidential client, or a
-	// secret sent by a public one (RFC 6749 §5.2); errors.As gives the *ClientError.
+	// secret sent by a public one (RFC 6749 §5.2), as a *ClientError.
 	ErrInvalidClient = errors.New("invalid client")
 	// ErrUnauthorizedClient: the client may not use this grant.
 	ErrUnauthorizedClient = errors.New("unauthorized client")
@@ -66,12 +66,8 @@ func (e *ScopeError) Error() string { return ErrInsufficientScope.Error() + ": "
 // Is makes errors.Is(err, ErrInsufficientScope) hold.
 func (e *ScopeError) Is(target error) bool { return target == ErrInsufficientScope }
 
-// ClientError is ErrInvalidClient, saying whether the client used HTTP Basic (the answer then
-// carries a Basic challenge).
-type ClientError struct {
-	Basic  bool
-	Reason string
-}
+// ClientError is ErrInvalidClient with the reason (for logs; the client is told nothing more).
+type ClientError struct{ Reason string }
 
 func (e *ClientError) Error() string { return ErrInvalidClient.Error() + ": " + e.Reason }
 

@@ -76,8 +76,8 @@ func TestClientCredentials(t *testing.T) {
 			code, auth string
 		}{
 			{"wrong secret, basic", form, basic(svc, "nope"), 401, "invalid_client", `Basic realm="auth-server", charset="UTF-8"`},
-			{"wrong secret, post", url.Values{"grant_type": {"client_credentials"}, "client_id": {svc}, "client_secret": {"nope"}}, nil, 401, "invalid_client", ""},
-			{"no secret", url.Values{"grant_type": {"client_credentials"}, "client_id": {svc}}, nil, 401, "invalid_client", ""},
+			{"wrong secret, post", url.Values{"grant_type": {"client_credentials"}, "client_id": {svc}, "client_secret": {"nope"}}, nil, 401, "invalid_client", `Basic realm="auth-server", charset="UTF-8"`},
+			{"no secret", url.Values{"grant_type": {"client_credentials"}, "client_id": {svc}}, nil, 401, "invalid_client", `Basic realm="auth-server", charset="UTF-8"`},
 			{"unknown client", form, basic("00000000-0000-4000-8000-000000000000", secret), 401, "invalid_client", `Basic realm="auth-server", charset="UTF-8"`},
 			{"both methods", url.Values{"grant_type": {"client_credentials"}, "client_secret": {secret}}, basic(svc, secret), 400, "invalid_request", ""},
 			{"first-party may not", form, nil, 400, "unauthorized_client", ""},

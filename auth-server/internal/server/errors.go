@@ -23,8 +23,8 @@ type apiError struct {
 	RetryAfter  time.Duration
 	Challenge   bool   // add WWW-Authenticate: Bearer error="invalid_token"
 	scope       string // the missing scope of an insufficient_scope answer (RFC 6750 §3.1)
-	// basicChallenge adds WWW-Authenticate: Basic to an invalid_client answer of a client
-	// that authenticated with HTTP Basic (RFC 6749 §5.2).
+	// basicChallenge adds WWW-Authenticate: Basic to an invalid_client answer (RFC 6749 §5.2;
+	// RFC 9110 wants a challenge in every 401).
 	basicChallenge bool
 }
 
@@ -53,7 +53,7 @@ var errorTable = []struct {
 }{
 	{account.ErrInvalidCredentials, apiError{Status: http.StatusUnauthorized, Code: "invalid_grant", Description: "invalid username or password"},
 		&apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "invalid username or password"}},
-	{account.ErrInvalidClient, apiError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "client authentication failed"}, nil},
+	{account.ErrInvalidClient, apiError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "client authentication failed", basicChallenge: true}, nil},
 	{account.ErrUnauthorizedClient, apiError{Status: http.StatusBadRequest, Code: "unauthorized_client", Description: "this client may not use this grant type"}, nil},
 	{account.ErrInvalidGrant, apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the refresh token is invalid, expired or revoked"}, nil},
 	{account.ErrThrottled, apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "too many failed attempts, retry later"}, nil},
@@ -95,10 +95,6 @@ func toAPIError(err error, atToken bool) *apiError {
 		var te *account.ThrottledError
 		if errors.As(err, &te) {
 			out.RetryAfter = te.Wait
-		}
-		var ce *account.ClientError
-		if errors.As(err, &ce) {
-			out.basicChallenge = ce.Basic
 		}
 		var se *account.ScopeError
 		if errors.As(err, &se) {

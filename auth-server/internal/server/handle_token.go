@@ -113,7 +113,7 @@ func clientAuth(r *http.Request, p url.Values) (account.ClientAuth, error) {
 		return account.ClientAuth{}, &apiError{Status: http.StatusUnauthorized, Code: "invalid_client",
 			Description: "malformed client credentials", basicChallenge: true}
 	}
-	return account.ClientAuth{ID: uid, Secret: usecret, Basic: true}, nil
+	return account.ClientAuth{ID: uid, Secret: usecret}, nil
 }
 
 type refreshRequest struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
+	bearercheck "github.com/jwtauth/jwtauth/auth-server/internal/bearer"
 	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
@@ -110,15 +111,45 @@ func newEnvFull(t testing.TB, d *db.DB, hasher *password.Hasher, policy keys.Pol
 	if err := e.ring.Bootstrap(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.issuer = tokens.NewIssuer(e.cfg.server.Issuer, []string{"resource-server"}, policy.AccessTTL, e.ring, e.clock.Now)
-	e.metrics = server.NewMetrics(e.reg)
-	e.accounts = account.New(e.cfg.account, account.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer,
-		Verifier: server.IssuerVerifier{Issuer: e.issuer, Keys: e.ring, Algorithm: e.cfg.server.Algorithm},
-		Observer: e.metrics.AccountObserver(), Logger: log, Now: e.clock.Now})
-	h := server.New(e.cfg.server, server.Deps{Accounts: e.accounts, Store: e.store, Keys: e.ring, Metrics: e.metrics, Logger: log})
-	e.srv = httptest.NewServer(h)
-	t.Cleanup(e.srv.Close)
+	e.start(hasher, policy.AccessTTL, e.ring, e.ring, log)
 	return e
+}
+
+// newHS256Env starts an auth server in HS256 mode (ALGORITHM=HS256, SECRET_KEY=testSecret).
+func newHS256Env(t testing.TB, d *db.DB) *env {
+	t.Helper()
+	e := &env{t: t, store: store.New(d), clock: newClock(), reg: prometheus.NewRegistry()}
+	e.cfg = envConfig{
+		server:  server.Config{Issuer: "http://auth.test", Algorithm: "HS256", JWKSMaxAge: 5 * time.Minute},
+		account: account.Config{Throttle: throttle.DefaultPolicy(), Refresh: testPolicy},
+	}
+	hs := tokens.NewHS256Key(testSecret)
+	fast := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2)
+	e.start(fast, defaultKeyPolicy.AccessTTL, hs, hs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return e
+}
+
+// testSecret is the SECRET_KEY of HS256 test servers.
+var testSecret = []byte("hs256-test-secret-of-32-bytes-or-more")
+
+// testLeeway is the CLOCK_LEEWAY of test servers.
+const testLeeway = 30 * time.Second
+
+// start builds the issuer, the Bearer check, the account service and the handler of e,
+// signing with src and publishing ks.
+func (e *env) start(hasher *password.Hasher, accessTTL time.Duration, src tokens.KeySource, ks server.KeySet, log *slog.Logger) {
+	e.issuer = tokens.NewIssuer(e.cfg.server.Issuer, []string{"resource-server"}, accessTTL, src, e.clock.Now)
+	e.metrics = server.NewMetrics(e.reg)
+	bv, err := bearercheck.New(context.Background(), bearercheck.Config{Issuer: e.cfg.server.Issuer, Audience: []string{"resource-server"},
+		Algorithm: e.cfg.server.Algorithm, HS256Secret: testSecret, Keys: ks, Leeway: testLeeway, Now: e.clock.Now, Logger: log})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.accounts = account.New(e.cfg.account, account.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer,
+		Verifier: server.BearerVerifier{V: bv}, Observer: e.metrics.AccountObserver(), Logger: log, Now: e.clock.Now})
+	h := server.New(e.cfg.server, server.Deps{Accounts: e.accounts, Store: e.store, Keys: ks, Metrics: e.metrics, Logger: log})
+	e.srv = httptest.NewServer(h)
+	e.t.Cleanup(e.srv.Close)
 }
 
 // testKEK seals the signing keys of test servers.

@@ -8,18 +8,15 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/gorilla/mux"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 )
 
-// KeySet is the running key set: what the JWKS publishes, and the public keys that check the
-// server's own access tokens.
+// KeySet is the running key set: what the JWKS publishes, and whether a signing key is loaded.
 type KeySet interface {
 	JWKS() (body []byte, etag string)
-	VerificationKey(kid string) (jose.JSONWebKey, bool)
 	Ready() bool
 }
 

@@ -2,23 +2,22 @@ package server
 
 import (
 	"context"
+	"strings"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
-	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
+	"github.com/jwtauth/jwtauth/resource-server/verifier"
 )
 
-// IssuerVerifier checks access tokens with the issuer's own keys, as account.AccessVerifier.
-type IssuerVerifier struct {
-	Issuer    *tokens.Issuer
-	Keys      tokens.VerificationKeys
-	Algorithm string
-}
+// BearerVerifier is the public verifier (package bearer builds it on the server's own keys)
+// as the account service's AccessVerifier.
+type BearerVerifier struct{ V *verifier.Verifier }
 
 // VerifyAccess verifies token and returns its principal.
-func (v IssuerVerifier) VerifyAccess(_ context.Context, token string) (account.Principal, error) {
-	c, err := v.Issuer.Verify(token, v.Keys, v.Algorithm)
+func (b BearerVerifier) VerifyAccess(ctx context.Context, token string) (account.Principal, error) {
+	c, err := b.V.Verify(ctx, token)
 	if err != nil {
 		return account.Principal{}, err
 	}
-	return account.Principal{UserID: c.UserID, SessionID: c.SessionID, ClientID: c.ClientID, Scope: c.Scope, Roles: c.Roles}, nil
+	return account.Principal{UserID: c.Subject, SessionID: c.SessionID, ClientID: c.ClientID,
+		Scope: strings.Fields(c.Scope), Roles: c.Roles}, nil
 }

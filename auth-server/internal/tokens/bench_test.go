@@ -18,7 +18,7 @@ func (k fixedKey) SigningKey() (jose.SigningKey, error) { return k.key, nil }
 
 // newIssuer returns an Issuer signing with a fresh key of alg, made and unsealed the way the
 // keyring does it.
-func newIssuer(b *testing.B, alg string) *tokens.Issuer {
+func newIssuer(b testing.TB, alg string) *tokens.Issuer {
 	b.Helper()
 	var ks tokens.KeySource
 	if alg == "HS256" {

@@ -4,8 +4,6 @@
 package tokens
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
@@ -14,11 +12,9 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
 
+	"github.com/jwtauth/jwtauth/internal/accesstoken"
 	"github.com/jwtauth/jwtauth/internal/syncevent"
 )
-
-// AccessTokenType is the typ header of access tokens (RFC 9068).
-const AccessTokenType = "at+jwt"
 
 // SyncTokenTTL is the lifetime of a sync token.
 const SyncTokenTTL = 2 * time.Minute
@@ -50,40 +46,33 @@ type Subject struct {
 	UserID   string
 	Username string
 	Email    string
-	Roles    []string
+	// Roles reach the token's roles claim; nil means none ([] in the token).
+	Roles []string
+	// AMR is how the session was authenticated; nil means a password login (["pwd"]) for a
+	// token of a session, and none for a client's own token (no session).
+	AMR []string
+	// ClientID is the client the token is issued to; Scope the scopes it grants.
 	ClientID string
 	Scope    []string
 }
 
-// accessClaims are the claims of an access token.
-type accessClaims struct {
-	jwt.Claims
-	SessionID         string   `json:"sid,omitempty"`
-	ClientID          string   `json:"client_id,omitempty"`
-	Scope             string   `json:"scope,omitempty"`
-	Roles             []string `json:"roles"`
-	PreferredUsername string   `json:"preferred_username,omitempty"`
-	Email             string   `json:"email,omitempty"`
-}
-
-// Access signs an access token for sub in session sid and returns it with its expiry.
+// Access signs an access token (accesstoken.Payload, typ at+jwt) for sub in session sid (empty
+// for a client's own token) and returns it with its expiry.
 func (i *Issuer) Access(sub Subject, sid string) (string, time.Time, error) {
-	now := i.now().UTC().Truncate(time.Second)
-	exp := now.Add(i.ttl)
-	c := accessClaims{
-		Claims: jwt.Claims{
-			Issuer: i.issuer, Subject: sub.UserID, Audience: jwt.Audience(i.audience),
-			Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			ID: uuid.NewString(),
-		},
-		SessionID: sid, PreferredUsername: sub.Username, Email: sub.Email,
-		ClientID: sub.ClientID, Scope: strings.Join(sub.Scope, " "), Roles: sub.Roles,
+	p := accesstoken.Payload{
+		Issuer: i.issuer, Subject: sub.UserID, Audience: jwt.Audience(i.audience), ID: uuid.NewString(),
+		SessionID: sid, ClientID: sub.ClientID, Scope: strings.Join(sub.Scope, " "), Roles: sub.Roles, AMR: sub.AMR,
+		PreferredUsername: sub.Username, Email: sub.Email,
 	}
-	if c.Roles == nil {
-		c.Roles = []string{}
+	if p.Roles == nil {
+		p.Roles = []string{}
 	}
-	tok, err := i.sign(AccessTokenType, c)
-	return tok, exp, err
+	if p.AMR == nil && sid != "" {
+		p.AMR = []string{accesstoken.AMRPassword}
+	}
+	p.SetTimes(i.now(), i.ttl)
+	tok, err := i.sign(accesstoken.Type, p)
+	return tok, p.Expiry.Time(), err
 }
 
 // syncClaims are the claims of a sync token.
@@ -124,16 +113,20 @@ func (i *Issuer) sign(typ string, claims any) (string, error) {
 }
 
 // HS256Key is the KeySource of the HS256 compatibility mode: the shared secret, used as the
-// bytes of the string, with a kid derived from it (a hash, which reveals nothing of a secret
-// of at least 32 bytes) so that a change of secret is visible in the header.
+// bytes of the string. Its tokens carry no kid (go-jose's symmetric signer writes none, and
+// the Python system's had none); verifiers look the secret up without one.
 type HS256Key struct{ key jose.SigningKey }
 
 // NewHS256Key returns the KeySource for secret.
 func NewHS256Key(secret []byte) HS256Key {
-	sum := sha256.Sum256(append([]byte("jwtauth-hs256-kid:"), secret...))
-	kid := "hs256-" + base64.RawURLEncoding.EncodeToString(sum[:9])
-	return HS256Key{key: jose.SigningKey{Algorithm: jose.HS256, Key: jose.JSONWebKey{Key: secret, KeyID: kid, Algorithm: "HS256"}}}
+	return HS256Key{key: jose.SigningKey{Algorithm: jose.HS256, Key: secret}}
 }
 
 // SigningKey returns the HS256 key.
 func (k HS256Key) SigningKey() (jose.SigningKey, error) { return k.key, nil }
+
+// JWKS returns the empty key set: HS256 keys are never published.
+func (k HS256Key) JWKS() ([]byte, string) { return []byte(`{"keys":[]}`), `"hs256"` }
+
+// Ready reports true: the secret is always there.
+func (k HS256Key) Ready() bool { return true }

@@ -27,19 +27,7 @@ func appendClaims(b []byte, c *verifier.Claims) ([]byte, error) {
 	var err error
 	b = appendString(append(b, `{"iss":`...), c.Issuer)
 	b = appendString(append(b, `,"sub":`...), c.Subject)
-	b = append(b, `,"aud":`...)
-	if c.Audience == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, a := range c.Audience {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, a)
-		}
-		b = append(b, ']')
-	}
+	b = appendStrings(append(b, `,"aud":`...), c.Audience)
 	if b, err = appendTime(append(b, `,"exp":`...), c.Expiry); err != nil {
 		return nil, err
 	}
@@ -53,8 +41,19 @@ func appendClaims(b []byte, c *verifier.Claims) ([]byte, error) {
 	}
 	b = appendString(append(b, `,"jti":`...), c.ID)
 	b = appendOptional(b, `,"sid":`, c.SessionID)
+	b = appendOptional(b, `,"client_id":`, c.ClientID)
+	b = appendOptional(b, `,"scope":`, c.Scope)
+	b = appendStrings(append(b, `,"roles":`...), c.Roles)
+	if len(c.AMR) > 0 {
+		b = appendStrings(append(b, `,"amr":`...), c.AMR)
+	}
 	b = appendOptional(b, `,"preferred_username":`, c.PreferredUsername)
 	b = appendOptional(b, `,"email":`, c.Email)
+	if c.EmailVerified {
+		b = append(b, `,"email_verified":true`...)
+	} else {
+		b = append(b, `,"email_verified":false`...)
+	}
 	b = appendString(append(b, `,"typ":`...), c.Type)
 	b = appendOptional(b, `,"kid":`, c.KeyID)
 	b = appendString(append(b, `,"alg":`...), c.Algorithm)
@@ -63,12 +62,29 @@ func appendClaims(b []byte, c *verifier.Claims) ([]byte, error) {
 
 // claimsSize is a capacity that holds c's JSON unless many of its characters need escaping.
 func claimsSize(c *verifier.Claims) int {
-	n := 256 + len(c.Issuer) + len(c.Subject) + len(c.ID) + len(c.SessionID) + len(c.PreferredUsername) +
-		len(c.Email) + len(c.Type) + len(c.KeyID) + len(c.Algorithm)
-	for _, a := range c.Audience {
-		n += len(a) + 3
+	n := 320 + len(c.Issuer) + len(c.Subject) + len(c.ID) + len(c.SessionID) + len(c.PreferredUsername) +
+		len(c.Email) + len(c.Type) + len(c.KeyID) + len(c.Algorithm) + len(c.ClientID) + len(c.Scope)
+	for _, list := range [...][]string{c.Audience, c.Roles, c.AMR} {
+		for _, a := range list {
+			n += len(a) + 3
+		}
 	}
 	return n
+}
+
+// appendStrings appends ss as a JSON array (null when nil).
+func appendStrings(b []byte, ss []string) []byte {
+	if ss == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
 }
 
 // appendOptional appends key and s unless s is empty (omitempty).

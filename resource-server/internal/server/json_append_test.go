@@ -16,7 +16,8 @@ func TestAppendMatchesEncodingJSON(t *testing.T) {
 	full := verifier.Claims{Issuer: "https://auth.test", Subject: "0b0c5a57-4bfb-4c3d-9a66-8c3f5e2a1d10",
 		Audience: []string{"resource-server"}, Expiry: now.Add(15 * time.Minute), IssuedAt: now, NotBefore: now,
 		ID: "jti-1", SessionID: "sid-1", PreferredUsername: "alice", Email: "alice@example.com",
-		Type: "at+jwt", KeyID: "k1", Algorithm: "ES256"}
+		Type: "at+jwt", KeyID: "k1", Algorithm: "ES256",
+		ClientID: "first-party", Scope: "openid notes:read", Roles: []string{"admin", "x"}, AMR: []string{"pwd"}, EmailVerified: true}
 	edit := func(f func(c *verifier.Claims)) verifier.Claims {
 		c := full
 		f(&c)
@@ -33,9 +34,12 @@ func TestAppendMatchesEncodingJSON(t *testing.T) {
 			c.NotBefore, c.SessionID, c.PreferredUsername, c.Email, c.KeyID = time.Time{}, "", "", "", ""
 		})},
 		{"empty audience", edit(func(c *verifier.Claims) { c.Audience = []string{} })},
+		{"empty roles and amr", edit(func(c *verifier.Claims) { c.Roles, c.AMR, c.EmailVerified = []string{}, []string{}, false })},
+		{"no roles, client or scope", edit(func(c *verifier.Claims) { c.Roles, c.AMR, c.ClientID, c.Scope = nil, nil, "", "" })},
 		{"several audiences", edit(func(c *verifier.Claims) { c.Audience = []string{"a", odd, "c"} })},
 		{"strings to escape", edit(func(c *verifier.Claims) {
 			c.Issuer, c.Subject, c.ID, c.SessionID, c.PreferredUsername, c.Email, c.Type, c.KeyID, c.Algorithm = odd, odd, odd, odd, odd, odd, odd, odd, odd
+			c.ClientID, c.Scope, c.Roles, c.AMR = odd, odd, []string{odd}, []string{odd, odd}
 		})},
 		{"fractions and zones", edit(func(c *verifier.Claims) {
 			c.Expiry = now.Add(1500 * time.Millisecond)
