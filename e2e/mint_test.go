@@ -126,6 +126,7 @@ func accessClaims(p *Proc, now time.Time) map[string]any {
 		Issuer: p.env["AUTH_ISSUER"], Subject: uuid.NewString(), Audience: []string{aud},
 		ID: uuid.NewString(), SessionID: uuid.NewString(), AMR: []string{accesstoken.AMRPassword},
 		PreferredUsername: name, Email: name + "@example.com",
+		ClientID: "first-party", Scope: "openid profile email notes:read notes:write",
 	}
 	pl.SetTimes(now, 15*time.Minute)
 	raw, err := json.Marshal(pl)

@@ -70,6 +70,7 @@ func (m *Minter) Mint(username string, ttl time.Duration) (string, error) {
 		Issuer: m.issuer, Subject: uuid.NewString(), Audience: jwt.Audience(m.audience), ID: uuid.NewString(),
 		SessionID: uuid.NewString(), AMR: []string{accesstoken.AMRPassword},
 		PreferredUsername: username, Email: username + "@bench.example",
+		ClientID: "first-party", Scope: "openid profile email notes:read notes:write",
 	}
 	c.SetTimes(time.Now(), ttl)
 	tok, err := jwt.Signed(m.signer).Claims(c).Serialize()

@@ -98,6 +98,7 @@ func TestCheckRequired(t *testing.T) {
 		{"iat", func(c *Claims) { c.IssuedAt = time.Time{} }},
 		{"jti", func(c *Claims) { c.ID = "" }},
 		{"sid", func(c *Claims) { c.SessionID = "" }},
+		{"sid", func(c *Claims) { c.SessionID, c.ClientID = "", "another-client" }},
 	} {
 		c := full
 		tc.edit(&c)
@@ -113,6 +114,11 @@ func TestCheckRequired(t *testing.T) {
 	noSID.SessionID = ""
 	if err := noSID.CheckRequired(false); err != nil {
 		t.Errorf("sid not required: %v", err)
+	}
+	client := noSID
+	client.ClientID = client.Subject // a client's own token: no session
+	if err := client.CheckRequired(true); err != nil || !client.IsClientToken() {
+		t.Errorf("client_credentials token: %v", err)
 	}
 }
 

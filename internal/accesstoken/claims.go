@@ -68,9 +68,14 @@ func (c *Claims) HasScope(scope string) bool {
 // HasRole reports whether the roles claim contains role.
 func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
 
+// IsClientToken reports whether c is a client's own token (client_credentials): its sub is
+// its client_id, and it speaks for no user.
+func (c *Claims) IsClientToken() bool { return c.ClientID != "" && c.Subject == c.ClientID }
+
 // CheckRequired returns an error wrapping ErrMissingClaim, naming the claim, when c lacks one
 // that every token of the auth server carries: iss, sub, aud, exp, iat and jti, and sid when
-// requireSID (user access tokens; sync tokens have none).
+// requireSID (user access tokens; sync tokens have none) unless the token is a client's own
+// (client_credentials: sub is its client_id, and there is no session).
 func (c *Claims) CheckRequired(requireSID bool) error {
 	var missing string
 	switch {
@@ -86,7 +91,7 @@ func (c *Claims) CheckRequired(requireSID bool) error {
 		missing = "iat"
 	case c.ID == "":
 		missing = "jti"
-	case requireSID && c.SessionID == "":
+	case requireSID && c.SessionID == "" && !c.IsClientToken():
 		missing = "sid"
 	default:
 		return nil

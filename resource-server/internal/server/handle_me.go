@@ -17,8 +17,12 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) error {
 
 // handleMe answers the app's record of the user, creating it from the token's claims (at
 // version 0) when sync has not delivered it yet. A user deleted by sync is 404: its tombstone
-// is never recreated from a still-valid token.
+// is never recreated from a still-valid token. A client's own token (client_credentials) has
+// no user: 404.
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	if claims(r).IsClientToken() {
+		return errNotFound // a client's own token speaks for no user: none is made up for it
+	}
 	u, err := s.store.EnsureUser(r.Context(), identity(claims(r)))
 	if err != nil {
 		return err

@@ -111,6 +111,7 @@ func (h *harness) sign(t testing.TB, key *ecdsa.PrivateKey, sub, name string, ed
 		"iss": issuer, "sub": sub, "aud": audience, "exp": now.Add(15 * time.Minute).Unix(),
 		"iat": now.Unix(), "nbf": now.Unix(), "jti": rand.Text(), "sid": "s-" + sub,
 		"preferred_username": name, "email": name + "@example.com",
+		"client_id": "first-party", "scope": "openid profile email notes:read notes:write", "roles": []string{},
 	}
 	typ := "at+jwt"
 	for _, e := range edits {
@@ -133,6 +134,7 @@ func (h *harness) sign(t testing.TB, key *ecdsa.PrivateKey, sub, name string, ed
 func syncToken(typ *string, c map[string]any) {
 	*typ = "sync+jwt"
 	c["aud"], c["sub"], c["sid"], c["preferred_username"], c["email"] = "user-sync", "auth-server", nil, nil, nil
+	c["client_id"], c["scope"], c["roles"] = nil, nil, nil
 }
 
 // signs binds a sync token to the request body it comes with (body_sha256), encoding body as

@@ -19,10 +19,10 @@ func (s *Server) routes(r *mux.Router) {
 	// Bearer access token (or, for the seed's clients, the token in a JSON body).
 	route("/awesome_app", s.handle(s.handleAwesomeApp), http.MethodGet, http.MethodPost)
 	route("/me", s.authed(s.handleMe), http.MethodGet)
-	route("/notes", s.authed(s.handleListNotes), http.MethodGet)
-	route("/notes", s.authed(s.handleCreateNote), http.MethodPost)
-	route("/notes/{id}", s.authed(s.handleGetNote), http.MethodGet)
-	route("/notes/{id}", s.authed(s.handleDeleteNote), http.MethodDelete)
+	route("/notes", s.authed(scoped(scopeNotesRead, s.handleListNotes)), http.MethodGet)
+	route("/notes", s.authed(scoped(scopeNotesWrite, s.handleCreateNote)), http.MethodPost)
+	route("/notes/{id}", s.authed(scoped(scopeNotesRead, s.handleGetNote)), http.MethodGet)
+	route("/notes/{id}", s.authed(scoped(scopeNotesWrite, s.handleDeleteNote)), http.MethodDelete)
 
 	// The auth server's sync token (typ sync+jwt, aud user-sync); /sync_user is the seed's path.
 	sync := s.syncVerify.Middleware(s.handle(s.handleSync))
