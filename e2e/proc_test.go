@@ -261,11 +261,14 @@ func (r CLIResult) String() string {
 // CLI runs the process's binary with args (e.g. "keys", "rotate") in its working directory
 // with its environment, and returns the result. It does not fail the test, so it may be
 // called from several goroutines at once.
-func (p *Proc) CLI(args ...string) CLIResult {
+func (p *Proc) CLI(args ...string) CLIResult { return p.CLIInput("", args...) }
+
+// CLIInput is CLI with stdin as the command's standard input.
+func (p *Proc) CLIInput(stdin string, args ...string) CLIResult {
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.bin, args...)
-	cmd.Dir, cmd.Env = p.Dir, childEnv(p.env)
+	cmd.Dir, cmd.Env, cmd.Stdin = p.Dir, childEnv(p.env), strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
