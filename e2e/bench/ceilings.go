@@ -68,6 +68,19 @@ func RunChild(mode string, getenv func(string) string, stdout, stderr io.Writer)
 		return runJob(getenv, stdout, func(int) (Op, error) { return hashOp(p), nil }, runtime.GOMAXPROCS(0))
 	case CeilingRefreshTx:
 		return runRefreshTx(getenv, stdout)
+	case CeilingSign:
+		h, err := signHandler(getenv)
+		if err != nil {
+			return err
+		}
+		return serveCeiling(stderr, h)
+	case CeilingSearch:
+		h, d, err := searchHandler(getenv)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		return serveCeiling(stderr, h)
 	}
 	return fmt.Errorf("unknown ceiling %q", mode)
 }

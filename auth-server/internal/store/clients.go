@@ -78,8 +78,13 @@ func (s *Store) CreateClient(ctx context.Context, c StoredClient, audit AuditEve
 
 // ClientByID returns the registered client id, or ErrNotFound.
 func (s *Store) ClientByID(ctx context.Context, id string) (StoredClient, error) {
+	// Prepared once: every token request of a registered client reads its row.
+	ps, err := s.stmt(ctx, s.q(`SELECT `+clientCols+` FROM clients WHERE client_id = ?`))
+	if err != nil {
+		return StoredClient{}, classify(fmt.Errorf("get client: %w", err))
+	}
 	var r clientRow
-	err := s.db.GetContext(ctx, &r, s.q(`SELECT `+clientCols+` FROM clients WHERE client_id = ?`), id)
+	err = ps.GetContext(ctx, &r, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return StoredClient{}, ErrNotFound
 	}
