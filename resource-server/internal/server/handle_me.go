@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
 // handleWhoami answers the verified claims of the presented token. It touches no database:
@@ -23,6 +25,6 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	encode(w, http.StatusOK, u)
+	httpapi.Encode(w, http.StatusOK, u)
 	return nil
 }

@@ -6,12 +6,15 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
 // TestPanicAnswered500 checks the middleware's recovery: a handler's panic is a 500 without
 // details, with the request id, and http.ErrAbortHandler is passed on.
 func TestPanicAnswered500(t *testing.T) {
-	s := &Server{log: slog.New(slog.DiscardHandler), ids: newIDGenerator()}
+	log := slog.New(slog.DiscardHandler)
+	s := &Server{log: log, ids: httpapi.NewIDGenerator(), errs: httpapi.NewErrors(log)}
 	h := s.middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("secret detail") }))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
