@@ -16,6 +16,7 @@ import (
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
 	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
 // KeySet is the running key set: what the JWKS publishes, and the public keys that check the
@@ -79,25 +80,16 @@ func New(cfg Config, d Deps) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // handlerFunc is a handler that returns its error to the one place that answers errors.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+type handlerFunc = httpapi.HandlerFunc
 
+// handle adapts h to an http.Handler whose errors writeError answers.
 func (s *Server) handle(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			writeError(w, r, s.log, err)
-		}
-	})
+	return httpapi.Handle(h, func(w http.ResponseWriter, r *http.Request, err error) { writeError(w, r, s.log, err) })
 }
 
 type ctxKey int
 
-const (
-	ctxRequestID ctxKey = iota
-	ctxClaims
-	ctxRoute
-)
+const ctxClaims ctxKey = 0
 
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxRequestID).(string)
-	return id
-}
+// requestID is the id the middleware gave the request ("" outside it).
+func requestID(ctx context.Context) string { return httpapi.RequestID(ctx) }
