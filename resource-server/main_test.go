@@ -23,6 +23,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/jwtauth/jwtauth/internal/envconf"
 	"github.com/jwtauth/jwtauth/internal/testdb"
 )
 
@@ -68,6 +69,9 @@ func TestConfigErrors(t *testing.T) {
 		{"log level", map[string]string{"LOG_LEVEL": "loud"}, nil, "LOG_LEVEL"},
 		{"jwks url", map[string]string{"JWKS_URL": "ftp://keys"}, nil, "JWKS_URL"},
 		{"audience", map[string]string{"AUTH_AUDIENCE": " , "}, nil, "AUTH_AUDIENCE"},
+		{"issuer not a URL", map[string]string{"AUTH_ISSUER": "not a url"}, nil, "AUTH_ISSUER"},
+		{"issuer not http", map[string]string{"AUTH_ISSUER": "ftp://auth.example"}, nil, "AUTH_ISSUER"},
+		{"issuer relative", map[string]string{"AUTH_ISSUER": "/auth"}, nil, "AUTH_ISSUER"},
 		{"database url", map[string]string{"APP_DATABASE_URL": "mysql://u:secret@h/db"}, nil, "APP_DATABASE_URL"},
 		{"flag", nil, []string{"--clock-leeway=-1s"}, "CLOCK_LEEWAY"},
 	}
@@ -280,7 +284,7 @@ func sign(t *testing.T, key jose.SigningKey, iss string) string {
 }
 
 func TestVerifierConfig(t *testing.T) {
-	log := newLogger(io.Discard, "error")
+	log := envconf.Common{LogLevel: "error"}.Logger(io.Discard)
 	tests := []struct {
 		name       string
 		cfg        config
@@ -288,9 +292,9 @@ func TestVerifierConfig(t *testing.T) {
 		wantSecret bool
 		wantLeeway time.Duration
 	}{
-		{"HS256", config{Algorithm: "HS256", SecretKey: []byte(testSecret), JWKSURL: "http://x", Leeway: 30 * time.Second}, false, true, 30 * time.Second},
-		{"ES256 ignores secret", config{Algorithm: "ES256", SecretKey: []byte(testSecret), JWKSURL: "http://x"}, true, false, time.Nanosecond},
-		{"ES256 legacy", config{Algorithm: "ES256", SecretKey: []byte(testSecret), JWKSURL: "http://x", LegacyUntil: time.Now(), Leeway: time.Second}, true, true, time.Second},
+		{"HS256", config{Common: envconf.Common{Algorithm: "HS256", SecretKey: []byte(testSecret)}, JWKSURL: "http://x", Leeway: 30 * time.Second}, false, true, 30 * time.Second},
+		{"ES256 ignores secret", config{Common: envconf.Common{Algorithm: "ES256", SecretKey: []byte(testSecret)}, JWKSURL: "http://x"}, true, false, time.Nanosecond},
+		{"ES256 legacy", config{Common: envconf.Common{Algorithm: "ES256", SecretKey: []byte(testSecret)}, JWKSURL: "http://x", LegacyUntil: time.Now(), Leeway: time.Second}, true, true, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
