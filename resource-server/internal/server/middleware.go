@@ -12,7 +12,7 @@ import (
 // the same allocation: the matched route's metrics (set by named), the verified claims (set
 // by authed) and the path variables (set by dispatch).
 type state struct {
-	metrics *routeMetrics // the matched route's metrics; nil without metrics
+	metrics *httpapi.RouteMetrics // the matched route's metrics; nil without metrics
 	claims  *verifier.Claims
 	vars    map[string]string
 }
@@ -33,7 +33,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		Errors: s.errs,
 		Init:   func(rq *request) { rq.Data.metrics = other },
 		Done: func(rq *request, r *http.Request, d time.Duration) {
-			rq.Data.metrics.observe(r.Method, rq.Status(), d)
+			rq.Data.metrics.Observe(r.Method, rq.Status(), d)
 		},
 	})
 }
