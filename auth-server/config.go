@@ -12,16 +12,16 @@ import (
 	"github.com/jwtauth/jwtauth/keys"
 )
 
-// configVars are every variable the auth server reads, each also a flag (--auth-addr …):
-// those both servers read (envconf.CommonVars), the auth server's own, and the Python
+// configVars are the variables the auth server reads besides those both servers read
+// (envconf.CommonVars), each also a flag (--auth-addr …). The last line are the Python
 // system's names, accepted so its .env works unchanged.
-var configVars = append(envconf.CommonVars(),
+var configVars = []string{
 	"AUTH_ADDR", "AUTH_DATABASE_URL",
 	"KEY_ENCRYPTION_KEY", "ACCESS_TOKEN_TTL", "REFRESH_IDLE_TTL", "SESSION_MAX_TTL",
 	"REFRESH_REUSE_GRACE", "JWKS_MAX_AGE", "KEY_PUBLISH_AHEAD", "KEY_ROTATE_EVERY", "SYNC_URLS",
 	"SYNC_RETRY_BASE", "SYNC_RETRY_MAX", "SYNC_LEASE", "ARGON2_PARAMS", "CORS_ORIGINS",
 	"AUTH_HOST", "AUTH_PORT", "AUTH_USER", "AUTH_PWD", "AUTH_DB", "APP_SERVICE_HOST",
-)
+}
 
 // config is the parsed configuration of the auth server: the variables both servers read
 // (issuer, audience, algorithm, secret, pool, log level, data folder), then its own.
@@ -47,12 +47,12 @@ type config struct {
 
 // loadConfig reads flags, environment and .env; a bad value is an error naming its variable.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, []string, error) {
-	src, rest, err := envconf.New(configVars, args, getenv, ".env", stderr)
+	src, common, rest, err := envconf.Load(configVars, args, getenv, stderr)
 	if err != nil {
 		return config{}, nil, err
 	}
 	c := config{
-		Common:         src.Common(),
+		Common:         common,
 		Addr:           src.String("AUTH_ADDR", ":8080"),
 		AccessTTL:      src.Duration("ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshIdleTTL: src.Duration("REFRESH_IDLE_TTL", 168*time.Hour),

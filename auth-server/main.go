@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/jwtauth/jwtauth/internal/envconf"
 )
 
 func main() {
@@ -48,21 +50,16 @@ Every setting is an environment variable (see README.md) and also a flag: AUTH_A
 
 // run is the whole program: it parses configuration and runs one command.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "help" {
-			fmt.Fprint(stdout, usage)
-			return nil
-		}
+	if envconf.WantsHelp(args) {
+		fmt.Fprint(stdout, usage)
+		return nil
 	}
 	cfg, rest, err := loadConfig(args, getenv, stderr)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	log := cfg.Logger(stderr)
-	cmd := "serve"
-	if len(rest) > 0 {
-		cmd, rest = rest[0], rest[1:]
-	}
+	cmd, rest := envconf.Command(rest, "serve")
 	switch cmd {
 	case "serve":
 		return serve(ctx, cfg, log)

@@ -10,13 +10,13 @@ import (
 	"github.com/jwtauth/jwtauth/internal/envconf"
 )
 
-// configVars are every variable the resource server reads, each also a flag
-// (--resource-addr …): those both servers read (envconf.CommonVars), the resource server's
-// own, and the Python system's names, accepted so its app service's .env works unchanged.
-var configVars = append(envconf.CommonVars(),
+// configVars are the variables the resource server reads besides those both servers read
+// (envconf.CommonVars), each also a flag (--resource-addr …). The second line are the Python
+// system's names, accepted so its app service's .env works unchanged.
+var configVars = []string{
 	"RESOURCE_ADDR", "APP_DATABASE_URL", "JWKS_URL", "LEGACY_HS256_UNTIL", "CLOCK_LEEWAY",
 	"APP_HOST", "APP_PORT", "APP_USER", "APP_PWD", "APP_DB",
-)
+}
 
 // config is the parsed configuration of the resource server: the variables both servers read
 // (issuer, audience, algorithm, secret, pool, log level, data folder), then its own.
@@ -31,12 +31,12 @@ type config struct {
 
 // loadConfig reads flags, environment and .env; a bad value is an error naming its variable.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, []string, error) {
-	src, rest, err := envconf.New(configVars, args, getenv, ".env", stderr)
+	src, common, rest, err := envconf.Load(configVars, args, getenv, stderr)
 	if err != nil {
 		return config{}, nil, err
 	}
 	c := config{
-		Common:      src.Common(),
+		Common:      common,
 		Addr:        src.String("RESOURCE_ADDR", ":8081"),
 		LegacyUntil: src.Time("LEGACY_HS256_UNTIL"),
 		Leeway:      src.ClockLeeway(),

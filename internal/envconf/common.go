@@ -104,3 +104,33 @@ func (c Common) Logger(w io.Writer) *slog.Logger {
 	_ = l.UnmarshalText([]byte(c.LogLevel)) // validated by Common
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
+
+// Load is how both servers start reading their configuration: the flags in args for vars
+// and CommonVars, the environment and ./.env (New), and the shared variables (Common). The
+// server reads its own variables from the returned Source, then checks its Err.
+func Load(vars []string, args []string, getenv func(string) string, stderr io.Writer) (*Source, Common, []string, error) {
+	src, rest, err := New(append(CommonVars(), vars...), args, getenv, ".env", stderr)
+	if err != nil {
+		return nil, Common{}, nil, err
+	}
+	return src, src.Common(), rest, nil
+}
+
+// WantsHelp reports whether args ask for the usage: -h, --help or help anywhere.
+func WantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "help" {
+			return true
+		}
+	}
+	return false
+}
+
+// Command splits the positional arguments into the command, def when there is none, and its
+// arguments.
+func Command(rest []string, def string) (string, []string) {
+	if len(rest) == 0 {
+		return def, nil
+	}
+	return rest[0], rest[1:]
+}

@@ -91,3 +91,26 @@ func TestClockLeeway(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadAndCommand(t *testing.T) {
+	t.Chdir(t.TempDir()) // no .env
+	src, c, rest, err := Load([]string{"OWN_VAR"}, []string{"--own-var=x", "--auth-issuer", "https://a.example", "keys", "list"},
+		func(string) string { return "" }, io.Discard)
+	if err != nil || src.Err() != nil {
+		t.Fatal(err, src.Err())
+	}
+	if c.Issuer != "https://a.example" || src.String("OWN_VAR", "") != "x" {
+		t.Errorf("issuer %q, OWN_VAR %q", c.Issuer, src.String("OWN_VAR", ""))
+	}
+	if cmd, args := Command(rest, "serve"); cmd != "keys" || strings.Join(args, " ") != "list" {
+		t.Errorf("Command(%q) = %q %q", rest, cmd, args)
+	}
+	if cmd, args := Command(nil, "serve"); cmd != "serve" || len(args) != 0 {
+		t.Errorf("Command(nil) = %q %q", cmd, args)
+	}
+	for args, want := range map[string]bool{"-h": true, "keys --help": true, "help": true, "serve": false, "--helpful": false} {
+		if got := WantsHelp(strings.Fields(args)); got != want {
+			t.Errorf("WantsHelp(%q) = %v", args, got)
+		}
+	}
+}
