@@ -5,34 +5,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/jwtauth/jwtauth/internal/envconf"
+	"github.com/jwtauth/jwtauth/internal/program"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		var ex exitError
-		if errors.As(err, &ex) {
-			os.Exit(int(ex))
-		}
-		fmt.Fprintln(os.Stderr, "auth-server:", err)
-		os.Exit(1)
-	}
-}
-
-// exitError ends the process with a code after the command printed its own message.
-type exitError int
-
-func (e exitError) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+func main() { program.Main("auth-server", run) }
 
 const usage = `usage: auth-server [flags] [command]
 

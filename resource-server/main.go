@@ -8,22 +8,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/jwtauth/jwtauth/internal/envconf"
+	"github.com/jwtauth/jwtauth/internal/program"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "resource-server:", err)
-		os.Exit(1)
-	}
-}
+func main() { program.Main("resource-server", run) }
 
 const usage = `usage: resource-server [flags] [command]
 
