@@ -4,11 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
@@ -43,9 +39,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		go a.ring.Run(ctx, keyPollInterval)
 	}
 	startSessionCleanup(ctx, a, log)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := server.NewMetrics(reg)
+	metrics := server.NewMetrics(httpapi.NewRegistry())
 	hasher := password.NewHasher(cfg.Argon2, 0)
 	metrics.WatchHasher(hasher.Stats)
 	if a.ring != nil {
@@ -60,12 +54,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Keys: a.keySet,
 		Metrics: metrics, Logger: log, Now: time.Now, SyncNotify: syncNotify,
 	})
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
-	}
-	log.Info("auth server listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a))
-	return httpapi.Serve(ctx, ln, srv, log)
+	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "auth server listening",
+		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a))
 }
 
 func kidOf(a *app) string {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/jwtauth/jwtauth/db"
@@ -40,23 +38,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer d.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the verifier's JWKS refresh
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewDBStatsCollector(d.DB.DB, "app"))
-	metrics := server.NewMetrics(reg)
+	metrics := server.NewMetrics(httpapi.NewRegistry(collectors.NewDBStatsCollector(d.DB.DB, "app")))
 	warnUnusedSettings(cfg, log)
 	v, err := verifier.New(ctx, verifierConfig(cfg, log, metrics))
 	if err != nil {
 		return fmt.Errorf("verifier: %w", err)
 	}
 	srv := server.New(server.Deps{Store: appstore.New(d, time.Now), Verifier: v, Metrics: metrics, Logger: log})
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
-	}
-	log.Info("resource server listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
-		"algorithm", cfg.Algorithm, "jwks_url", jwksURLOf(cfg), "keys_loaded", v.Ready())
-	return httpapi.Serve(ctx, ln, srv, log)
+	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "resource server listening",
+		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "jwks_url", jwksURLOf(cfg), "keys_loaded", v.Ready())
 }
 
 // verifierConfig maps the configuration onto the verifier: HS256 mode verifies with

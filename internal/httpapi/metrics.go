@@ -9,7 +9,17 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
+
+// NewRegistry returns a metrics registry holding the Go runtime's and the process's
+// collectors, and extra.
+func NewRegistry(extra ...prometheus.Collector) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(append([]prometheus.Collector{collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}, extra...)...)
+	return reg
+}
 
 // methodLabels are the method label values; clients choose the method, so any other is
 // counted as "other" to keep the label set bounded.

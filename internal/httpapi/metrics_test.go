@@ -66,3 +66,18 @@ func TestRequestMetrics(t *testing.T) {
 	none.Named("/x").Observe(http.MethodGet, 200, 0)
 	none.Other().Observe(http.MethodGet, 200, 0)
 }
+
+func TestNewRegistryHasRuntimeCollectors(t *testing.T) {
+	extra := prometheus.NewCounter(prometheus.CounterOpts{Name: "extra_total", Help: "x"})
+	mfs, err := httpapi.NewRegistry(extra).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	if !names["go_goroutines"] || !names["extra_total"] {
+		t.Errorf("registry gathers %v", names)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/jwtauth/jwtauth/internal/httpapi"
@@ -45,5 +46,18 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}
 	if err := <-served; err != nil {
 		t.Fatalf("Serve = %v, want nil after a graceful shutdown", err)
+	}
+}
+
+// ListenAndServe names the address it could not listen on.
+func TestListenAndServeRefusesABusyAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = httpapi.ListenAndServe(t.Context(), ln.Addr().String(), http.NotFoundHandler(), slog.New(slog.DiscardHandler), "listening")
+	if err == nil || !strings.HasPrefix(err.Error(), "listen "+ln.Addr().String()+": ") {
+		t.Fatalf("ListenAndServe on a busy address = %v", err)
 	}
 }
