@@ -51,10 +51,12 @@ func NewErrors(log *slog.Logger, mappers ...ErrorMapper) *Errors {
 //   - a context.Canceled while the request's context is done means the client went away:
 //     nothing is written;
 //   - an *Error in err's chain is answered as it is;
-//   - else the first mapper that knows err answers; a mapped 5xx (such as a database
-//     unavailable sentinel mapped to ErrUnavailable) is logged at warn with the request id;
-//   - a context.DeadlineExceeded is ErrUnavailable (503 with Retry-After), logged at warn;
-//   - anything else is logged at error with the request id and answered as a bare 500.
+//   - else the first mapper that knows err answers (a server maps its database-unavailable
+//     sentinel to ErrUnavailable: 503 with Retry-After);
+//   - else a context.DeadlineExceeded is ErrUnavailable, and anything else ErrInternal, a
+//     bare 500;
+//   - a 503 is logged at warn and any other 5xx at error, with the request id and the
+//     error, which never reaches the client.
 func (e *Errors) Write(w http.ResponseWriter, r *http.Request, err error) {
 	if err == nil {
 		return
@@ -92,20 +94,28 @@ func (e *Errors) resolve(r *http.Request, err error) (*Error, bool) {
 	if errors.As(err, &ae) {
 		return ae, true
 	}
+	ae = e.mapped(err)
+	switch {
+	case ae.Status == http.StatusServiceUnavailable:
+		e.log.Warn("service unavailable", "request_id", RequestID(ctx), "err", err)
+	case ae.Status >= 500:
+		e.log.Error("internal error", "request_id", RequestID(ctx), "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	return ae, true
+}
+
+// mapped is the API error of an error that is not an *Error: the first mapper's, else
+// ErrUnavailable for a deadline, else ErrInternal.
+func (e *Errors) mapped(err error) *Error {
 	for _, m := range e.mappers {
 		if ae, ok := m(err); ok {
-			if ae.Status >= 500 {
-				e.log.Warn("service unavailable", "request_id", RequestID(ctx), "err", err)
-			}
-			return ae, true
+			return ae
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		e.log.Warn("service unavailable", "request_id", RequestID(ctx), "err", err)
-		return ErrUnavailable, true
+		return ErrUnavailable
 	}
-	e.log.Error("internal error", "request_id", RequestID(ctx), "method", r.Method, "path", r.URL.Path, "err", err)
-	return ErrInternal, true
+	return ErrInternal
 }
 
 // HandlerFunc is a handler that returns its error to the one place that answers errors.

@@ -19,6 +19,7 @@ import (
 var (
 	errStoreNotFound    = errors.New("store: not found")
 	errStoreUnavailable = errors.New("store: database unavailable")
+	errStoreCorrupt     = errors.New("store: secret corrupt row")
 )
 
 // Each server plugs its sentinel errors in with a table; anything unknown is a bare 500.
@@ -44,12 +45,14 @@ func TestErrorsWrite(t *testing.T) {
 			header: map[string]string{"Retry-After": "2"}, logged: "WARN", secretless: true},
 		{name: "deadline", err: fmt.Errorf("query: %w", context.DeadlineExceeded), status: 503, code: "temporarily_unavailable", logged: "WARN", secretless: true},
 		{name: "internal", err: errors.New("pq: secret detail"), status: 500, code: "server_error", logged: "ERROR", secretless: true},
+		{name: "mapped internal", err: fmt.Errorf("query: %w", errStoreCorrupt), status: 500, code: "server_error", logged: "ERROR", secretless: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			errs := httpapi.NewErrors(slog.New(slog.NewJSONHandler(&logs, nil)), httpapi.Table(
 				httpapi.Mapping{Err: errStoreNotFound, API: httpapi.ErrNotFound},
 				httpapi.Mapping{Err: errStoreUnavailable, API: httpapi.ErrUnavailable},
+				httpapi.Mapping{Err: errStoreCorrupt, API: httpapi.ErrInternal},
 			))
 			h := httpapi.Middleware(errs.Handle(func(http.ResponseWriter, *http.Request) error { return tc.err }),
 				httpapi.Options[struct{}]{Errors: errs})
