@@ -12,14 +12,16 @@ import (
 	"github.com/jwtauth/jwtauth/keys"
 )
 
-// configVars are the variables the auth server reads besides those both servers read
-// (envconf.CommonVars), each also a flag (--auth-addr …). The last line are the Python
-// system's names, accepted so its .env works unchanged.
+// configVars are every variable the auth server reads, each also a flag (--auth-addr …):
+// those both servers read (envconf.CommonVars, which Load adds when missing) and its own.
+// The last line are the Python system's names, accepted so its .env works unchanged. It is
+// one literal list: deploy/source_test.go reads it.
 var configVars = []string{
-	"AUTH_ADDR", "AUTH_DATABASE_URL",
+	"AUTH_ADDR", "AUTH_DATABASE_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "ALGORITHM", "SECRET_KEY",
 	"KEY_ENCRYPTION_KEY", "ACCESS_TOKEN_TTL", "REFRESH_IDLE_TTL", "SESSION_MAX_TTL",
 	"REFRESH_REUSE_GRACE", "JWKS_MAX_AGE", "KEY_PUBLISH_AHEAD", "KEY_ROTATE_EVERY", "SYNC_URLS",
-	"SYNC_RETRY_BASE", "SYNC_RETRY_MAX", "SYNC_LEASE", "ARGON2_PARAMS", "CORS_ORIGINS",
+	"SYNC_RETRY_BASE", "SYNC_RETRY_MAX", "SYNC_LEASE",
+	"ARGON2_PARAMS", "DB_MAX_CONNS", "CORS_ORIGINS", "LOG_LEVEL", "DATA_DIR",
 	"AUTH_HOST", "AUTH_PORT", "AUTH_USER", "AUTH_PWD", "AUTH_DB", "APP_SERVICE_HOST",
 }
 

@@ -10,11 +10,13 @@ import (
 	"github.com/jwtauth/jwtauth/internal/envconf"
 )
 
-// configVars are the variables the resource server reads besides those both servers read
-// (envconf.CommonVars), each also a flag (--resource-addr …). The second line are the Python
-// system's names, accepted so its app service's .env works unchanged.
+// configVars are every variable the resource server reads, each also a flag
+// (--resource-addr …): those both servers read (envconf.CommonVars, which Load adds when
+// missing) and its own. The second group are the Python system's names, accepted so its app
+// service's .env works unchanged. It is one literal list: deploy/source_test.go reads it.
 var configVars = []string{
-	"RESOURCE_ADDR", "APP_DATABASE_URL", "JWKS_URL", "LEGACY_HS256_UNTIL", "CLOCK_LEEWAY",
+	"RESOURCE_ADDR", "APP_DATABASE_URL", "JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "ALGORITHM",
+	"SECRET_KEY", "LEGACY_HS256_UNTIL", "CLOCK_LEEWAY", "DB_MAX_CONNS", "LOG_LEVEL", "DATA_DIR",
 	"APP_HOST", "APP_PORT", "APP_USER", "APP_PWD", "APP_DB",
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -106,10 +107,17 @@ func (c Common) Logger(w io.Writer) *slog.Logger {
 }
 
 // Load is how both servers start reading their configuration: the flags in args for vars
-// and CommonVars, the environment and ./.env (New), and the shared variables (Common). The
-// server reads its own variables from the returned Source, then checks its Err.
+// and the CommonVars not among them, the environment and ./.env (New), and the shared
+// variables (Common). The server reads its own variables from the returned Source, then
+// checks its Err.
 func Load(vars []string, args []string, getenv func(string) string, stderr io.Writer) (*Source, Common, []string, error) {
-	src, rest, err := New(append(CommonVars(), vars...), args, getenv, ".env", stderr)
+	all := slices.Clone(vars)
+	for _, v := range CommonVars() {
+		if !slices.Contains(all, v) {
+			all = append(all, v)
+		}
+	}
+	src, rest, err := New(all, args, getenv, ".env", stderr)
 	if err != nil {
 		return nil, Common{}, nil, err
 	}
