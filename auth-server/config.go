@@ -4,18 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
-	"github.com/jwtauth/jwtauth/internal/accesstoken"
 	"github.com/jwtauth/jwtauth/internal/envconf"
 	"github.com/jwtauth/jwtauth/keys"
 )
 
-// configVars are every variable the auth server reads, each also a flag (--auth-addr …).
-// The second group are the Python system's names, accepted so its .env works unchanged.
+// configVars are every variable the auth server reads, each also a flag (--auth-addr …):
+// those both servers read (envconf.CommonVars, which Load adds when missing) and its own.
+// The last line are the Python system's names, accepted so its .env works unchanged. It is
+// one literal list: deploy/source_test.go reads it.
 var configVars = []string{
 	"AUTH_ADDR", "AUTH_DATABASE_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "ALGORITHM", "SECRET_KEY",
 	"KEY_ENCRYPTION_KEY", "ACCESS_TOKEN_TTL", "REFRESH_IDLE_TTL", "SESSION_MAX_TTL",
@@ -25,18 +25,12 @@ var configVars = []string{
 	"AUTH_HOST", "AUTH_PORT", "AUTH_USER", "AUTH_PWD", "AUTH_DB", "APP_SERVICE_HOST",
 }
 
-// maxLeeway bounds CLOCK_LEEWAY, as at the resource server: more would let expired tokens
-// live noticeably longer.
-const maxLeeway = 5 * time.Minute
-
-// config is the parsed configuration of the auth server.
+// config is the parsed configuration of the auth server: the variables both servers read
+// (issuer, audience, algorithm, secret, pool, log level, data folder), then its own.
 type config struct {
+	envconf.Common
 	Addr           string
 	DatabaseURL    string
-	Issuer         string
-	Audience       []string
-	Algorithm      string
-	SecretKey      []byte
 	KEK            []byte // nil when unset
 	AccessTTL      time.Duration
 	Leeway         time.Duration // CLOCK_LEEWAY: skew allowed on exp, nbf, iat of the Bearer check
@@ -51,38 +45,27 @@ type config struct {
 	SyncRetryMax   time.Duration // cap of its doubling
 	SyncLease      time.Duration // how long a claimed delivery is reserved (SYNC_LEASE)
 	Argon2         password.Params
-	DBMaxConns     int
 	CORSOrigins    []string
-	LogLevel       string
-	DataDir        string
 }
 
 // loadConfig reads flags, environment and .env; a bad value is an error naming its variable.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, []string, error) {
-	src, rest, err := envconf.New(configVars, args, getenv, ".env", stderr)
+	src, common, rest, err := envconf.Load(configVars, args, getenv, stderr)
 	if err != nil {
 		return config{}, nil, err
 	}
 	c := config{
+		Common:         common,
 		Addr:           src.String("AUTH_ADDR", ":8080"),
-		Issuer:         strings.TrimRight(src.String("AUTH_ISSUER", "http://localhost:8080"), "/"),
-		Audience:       src.List("AUTH_AUDIENCE", []string{"resource-server"}),
-		Algorithm:      strings.ToUpper(src.String("ALGORITHM", "ES256")),
 		AccessTTL:      src.Duration("ACCESS_TOKEN_TTL", 15*time.Minute),
-		Leeway:         src.Duration("CLOCK_LEEWAY", accesstoken.DefaultLeeway),
+		Leeway:         src.ClockLeeway(),
 		RefreshIdleTTL: src.Duration("REFRESH_IDLE_TTL", 168*time.Hour),
 		SessionMaxTTL:  src.Duration("SESSION_MAX_TTL", 720*time.Hour),
 		ReuseGrace:     src.Duration("REFRESH_REUSE_GRACE", 10*time.Second),
 		JWKSMaxAge:     src.Duration("JWKS_MAX_AGE", 5*time.Minute),
 		PublishAhead:   src.Duration("KEY_PUBLISH_AHEAD", 20*time.Minute),
 		RotateEvery:    src.Duration("KEY_ROTATE_EVERY", 0),
-		DBMaxConns:     src.Int("DB_MAX_CONNS", 16, 1),
 		CORSOrigins:    src.List("CORS_ORIGINS", nil),
-		LogLevel:       strings.ToLower(src.String("LOG_LEVEL", "info")),
-		DataDir:        src.String("DATA_DIR", "data"),
-	}
-	if c.Algorithm == "EDDSA" {
-		c.Algorithm = "EdDSA"
 	}
 	c.DatabaseURL = src.DatabaseURL("AUTH", "sqlite:"+c.DataDir+"/auth.db")
 	c.SyncURLs = src.List("SYNC_URLS", nil)
@@ -97,9 +80,6 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if _, set := src.Lookup("SYNC_URLS"); !set {
 		c.SyncURLs = src.List("APP_SERVICE_HOST", []string{"http://localhost:8081/sync/users"})
-	}
-	if v := src.String("SECRET_KEY", ""); v != "" {
-		c.SecretKey = []byte(v)
 	}
 	src.Check("ARGON2_PARAMS", func() (err error) {
 		c.Argon2, err = password.ParseParams(src.String("ARGON2_PARAMS", "m=19456,t=2,p=1"))
@@ -117,25 +97,14 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	return c, rest, nil
 }
 
-// validate records the cross-field rules of CONTRACT.md §2 against src.
+// validate records the auth server's own rules of CONTRACT.md §2 against src (the shared
+// ones are envconf.Common's).
 func validate(src *envconf.Source, c *config) {
-	switch c.Algorithm {
-	case "ES256", "RS256", "EdDSA":
-	case "HS256":
-		if len(c.SecretKey) < 32 {
-			src.Check("SECRET_KEY", fmt.Errorf("HS256 needs a SECRET_KEY of at least 32 bytes (have %d); make one with: openssl rand -hex 32", len(c.SecretKey)))
-		}
-	default:
-		src.Check("ALGORITHM", fmt.Errorf("unsupported %q (want ES256, RS256, EdDSA or HS256)", c.Algorithm))
-	}
 	if c.Algorithm != "HS256" && c.KEK == nil && strings.HasPrefix(c.DatabaseURL, "postgres") {
 		src.Check("KEY_ENCRYPTION_KEY", errors.New("required with PostgreSQL and an asymmetric ALGORITHM, so every replica can open the signing keys (32 bytes as hex or base64: openssl rand -hex 32)"))
 	}
 	if c.AccessTTL <= 0 {
 		src.Check("ACCESS_TOKEN_TTL", errors.New("must be positive"))
-	}
-	if c.Leeway < 0 || c.Leeway > maxLeeway {
-		src.Check("CLOCK_LEEWAY", fmt.Errorf("%s is not between 0 and %s", c.Leeway, maxLeeway))
 	}
 	if c.RefreshIdleTTL <= 0 {
 		src.Check("REFRESH_IDLE_TTL", errors.New("must be positive"))
@@ -146,25 +115,14 @@ func validate(src *envconf.Source, c *config) {
 	if c.PublishAhead < c.JWKSMaxAge {
 		src.Check("KEY_PUBLISH_AHEAD", fmt.Errorf("%s is shorter than JWKS_MAX_AGE %s: a verifier could still hold a JWKS without the next key when it starts signing", c.PublishAhead, c.JWKSMaxAge))
 	}
-	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		src.Check("AUTH_ISSUER", fmt.Errorf("invalid %q (want an http(s) URL)", c.Issuer))
-	}
-	if len(c.Audience) == 0 {
-		src.Check("AUTH_AUDIENCE", errors.New("must name at least one audience"))
-	}
 	seen := map[string]bool{}
 	for _, t := range c.SyncURLs {
 		if seen[t] {
 			src.Check("SYNC_URLS", fmt.Errorf("target %q is listed twice", t))
 		}
 		seen[t] = true
-		if u, err := url.Parse(t); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			src.Check("SYNC_URLS", fmt.Errorf("invalid target %q (want an http(s) URL)", t))
+		if err := envconf.CheckHTTPURL(t); err != nil {
+			src.Check("SYNC_URLS", fmt.Errorf("target: %w", err))
 		}
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		src.Check("LOG_LEVEL", fmt.Errorf("invalid %q (want debug, info, warn or error)", c.LogLevel))
 	}
 }

@@ -36,6 +36,7 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 		{"KEY_PUBLISH_AHEAD", []string{"KEY_PUBLISH_AHEAD", "1m"}},
 		{"KEY_ROTATE_EVERY", []string{"KEY_ROTATE_EVERY", "weekly"}},
 		{"AUTH_ISSUER", []string{"AUTH_ISSUER", "not a url"}},
+		{"AUTH_ISSUER", []string{"AUTH_ISSUER", "ftp://auth.example"}},
 		{"AUTH_AUDIENCE", []string{"AUTH_AUDIENCE", " , "}},
 		{"SYNC_URLS", []string{"SYNC_URLS", "ftp://x"}},
 		{"SYNC_URLS", []string{"SYNC_URLS", "http://a/sync/users, http://a/sync/users"}},

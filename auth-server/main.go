@@ -5,33 +5,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/jwtauth/jwtauth/internal/envconf"
+	"github.com/jwtauth/jwtauth/internal/program"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		var ex exitError
-		if errors.As(err, &ex) {
-			os.Exit(int(ex))
-		}
-		fmt.Fprintln(os.Stderr, "auth-server:", err)
-		os.Exit(1)
-	}
-}
-
-// exitError ends the process with a code after the command printed its own message.
-type exitError int
-
-func (e exitError) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+func main() { program.Main("auth-server", run) }
 
 const usage = `usage: auth-server [flags] [command]
 
@@ -64,21 +45,16 @@ Every setting is an environment variable (see README.md) and also a flag: AUTH_A
 
 // run is the whole program: it parses configuration and runs one command.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "help" {
-			fmt.Fprint(stdout, usage)
-			return nil
-		}
+	if envconf.WantsHelp(args) {
+		fmt.Fprint(stdout, usage)
+		return nil
 	}
 	cfg, rest, err := loadConfig(args, getenv, stderr)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	cmd := "serve"
-	if len(rest) > 0 {
-		cmd, rest = rest[0], rest[1:]
-	}
+	log := cfg.Logger(stderr)
+	cmd, rest := envconf.Command(rest, "serve")
 	switch cmd {
 	case "serve":
 		return serve(ctx, cfg, log)
@@ -102,10 +78,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
-}
-
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }

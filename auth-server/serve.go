@@ -2,15 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/bearer"
@@ -20,6 +14,7 @@ import (
 	"github.com/jwtauth/jwtauth/auth-server/internal/server"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
 // keyPollInterval is how often a replica checks the key set's version: a change made
@@ -46,9 +41,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		go a.ring.Run(ctx, keyPollInterval)
 	}
 	startSessionCleanup(ctx, a, log)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := server.NewMetrics(reg)
+	metrics := server.NewMetrics(httpapi.NewRegistry())
 	hasher := password.NewHasher(cfg.Argon2, 0)
 	metrics.WatchHasher(hasher.Stats)
 	if a.ring != nil {
@@ -70,27 +63,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	srv := server.New(server.Config{
 		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge, CORSOrigins: cfg.CORSOrigins,
 	}, server.Deps{Accounts: accounts, Store: a.store, Keys: a.keySet, Metrics: metrics, Logger: log})
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	log.Info("auth server listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a))
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer scancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "auth server listening",
+		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a))
 }
 
 func kidOf(a *app) string {

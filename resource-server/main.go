@@ -8,21 +8,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/jwtauth/jwtauth/internal/envconf"
+	"github.com/jwtauth/jwtauth/internal/program"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "resource-server:", err)
-		os.Exit(1)
-	}
-}
+func main() { program.Main("resource-server", run) }
 
 const usage = `usage: resource-server [flags] [command]
 
@@ -35,22 +26,17 @@ RESOURCE_ADDR is --resource-addr. A .env file in the working directory is read t
 `
 
 // run is the whole program: it parses configuration and runs one command.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	for _, a := range args {
-		if a == "-h" || a == "--help" || a == "help" {
-			fmt.Fprint(stdout, usage)
-			return nil
-		}
+func run(ctx context.Context, args []string, getenv func(string) string, _ io.Reader, stdout, stderr io.Writer) error {
+	if envconf.WantsHelp(args) {
+		fmt.Fprint(stdout, usage)
+		return nil
 	}
 	cfg, rest, err := loadConfig(args, getenv, stderr)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	cmd := "serve"
-	if len(rest) > 0 {
-		cmd, rest = rest[0], rest[1:]
-	}
+	log := cfg.Logger(stderr)
+	cmd, rest := envconf.Command(rest, "serve")
 	if len(rest) > 0 {
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unexpected arguments after %s: %q", cmd, rest)
@@ -70,10 +56,4 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
-}
-
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }

@@ -23,6 +23,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/jwtauth/jwtauth/internal/envconf"
 	"github.com/jwtauth/jwtauth/internal/testdb"
 )
 
@@ -68,12 +69,15 @@ func TestConfigErrors(t *testing.T) {
 		{"log level", map[string]string{"LOG_LEVEL": "loud"}, nil, "LOG_LEVEL"},
 		{"jwks url", map[string]string{"JWKS_URL": "ftp://keys"}, nil, "JWKS_URL"},
 		{"audience", map[string]string{"AUTH_AUDIENCE": " , "}, nil, "AUTH_AUDIENCE"},
+		{"issuer not a URL", map[string]string{"AUTH_ISSUER": "not a url"}, nil, "AUTH_ISSUER"},
+		{"issuer not http", map[string]string{"AUTH_ISSUER": "ftp://auth.example"}, nil, "AUTH_ISSUER"},
+		{"issuer relative", map[string]string{"AUTH_ISSUER": "/auth"}, nil, "AUTH_ISSUER"},
 		{"database url", map[string]string{"APP_DATABASE_URL": "mysql://u:secret@h/db"}, nil, "APP_DATABASE_URL"},
 		{"flag", nil, []string{"--clock-leeway=-1s"}, "CLOCK_LEEWAY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(t.Context(), tt.args, env(tt.env), io.Discard, io.Discard)
+			err := run(t.Context(), tt.args, env(tt.env), nil, io.Discard, io.Discard)
 			if err == nil || !strings.HasPrefix(err.Error(), "configuration: "+tt.varName+": ") {
 				t.Fatalf("err = %v, want one naming %s", err, tt.varName)
 			}
@@ -134,7 +138,7 @@ func TestSeedDotenvOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"migrate"}, env(nil), &out, io.Discard); err != nil {
+	if err := run(t.Context(), []string{"migrate"}, env(nil), nil, &out, io.Discard); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	if !strings.Contains(out.String(), "migrations applied") {
@@ -201,7 +205,7 @@ func start(t *testing.T, e map[string]string) (base string, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &lockedBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, env(e), io.Discard, logs) }()
+	go func() { done <- run(ctx, nil, env(e), nil, io.Discard, logs) }()
 	base = "http://" + e["RESOURCE_ADDR"]
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -280,7 +284,7 @@ func sign(t *testing.T, key jose.SigningKey, iss string) string {
 }
 
 func TestVerifierConfig(t *testing.T) {
-	log := newLogger(io.Discard, "error")
+	log := envconf.Common{LogLevel: "error"}.Logger(io.Discard)
 	tests := []struct {
 		name       string
 		cfg        config
@@ -288,9 +292,9 @@ func TestVerifierConfig(t *testing.T) {
 		wantSecret bool
 		wantLeeway time.Duration
 	}{
-		{"HS256", config{Algorithm: "HS256", SecretKey: []byte(testSecret), JWKSURL: "http://x", Leeway: 30 * time.Second}, false, true, 30 * time.Second},
-		{"ES256 ignores secret", config{Algorithm: "ES256", SecretKey: []byte(testSecret), JWKSURL: "http://x"}, true, false, time.Nanosecond},
-		{"ES256 legacy", config{Algorithm: "ES256", SecretKey: []byte(testSecret), JWKSURL: "http://x", LegacyUntil: time.Now(), Leeway: time.Second}, true, true, time.Second},
+		{"HS256", config{Common: envconf.Common{Algorithm: "HS256", SecretKey: []byte(testSecret)}, JWKSURL: "http://x", Leeway: 30 * time.Second}, false, true, 30 * time.Second},
+		{"ES256 ignores secret", config{Common: envconf.Common{Algorithm: "ES256", SecretKey: []byte(testSecret)}, JWKSURL: "http://x"}, true, false, time.Nanosecond},
+		{"ES256 legacy", config{Common: envconf.Common{Algorithm: "ES256", SecretKey: []byte(testSecret)}, JWKSURL: "http://x", LegacyUntil: time.Now(), Leeway: time.Second}, true, true, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,24 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/jwtauth/jwtauth/db"
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 	"github.com/jwtauth/jwtauth/resource-server/internal/appstore"
 	"github.com/jwtauth/jwtauth/resource-server/internal/server"
 	"github.com/jwtauth/jwtauth/resource-server/verifier"
 )
-
-// shutdownGrace is how long in-flight requests may take to finish after SIGTERM.
-const shutdownGrace = 10 * time.Second
 
 // openDB opens the app database and applies its migrations.
 func openDB(ctx context.Context, cfg config, log *slog.Logger) (*db.DB, error) {
@@ -44,39 +38,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer d.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the verifier's JWKS refresh
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewDBStatsCollector(d.DB.DB, "app"))
-	metrics := server.NewMetrics(reg)
+	metrics := server.NewMetrics(httpapi.NewRegistry(collectors.NewDBStatsCollector(d.DB.DB, "app")))
 	warnUnusedSettings(cfg, log)
 	v, err := verifier.New(ctx, verifierConfig(cfg, log, metrics))
 	if err != nil {
 		return fmt.Errorf("verifier: %w", err)
 	}
 	srv := server.New(server.Deps{Store: appstore.New(d, time.Now), Verifier: v, Metrics: metrics, Logger: log})
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	log.Info("resource server listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
-		"algorithm", cfg.Algorithm, "jwks_url", jwksURLOf(cfg), "keys_loaded", v.Ready())
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer scancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "resource server listening",
+		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "jwks_url", jwksURLOf(cfg), "keys_loaded", v.Ready())
 }
 
 // verifierConfig maps the configuration onto the verifier: HS256 mode verifies with

@@ -2,31 +2,31 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
-	"time"
+
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
+// handleHealthz answers 200 while the process serves (httpapi.Healthz).
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
-	encode(w, http.StatusOK, map[string]string{"status": "ok"})
+	httpapi.Healthz().ServeHTTP(w, r)
 	return nil
 }
 
-// handleReadyz answers 200 when the database answers and a signing key is loaded, else 503.
+// handleReadyz answers 200 when the database answers and a signing key is loaded, else 503
+// (httpapi.Readyz).
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	checks := map[string]string{"database": "ok", "signing_key": "ok"}
-	status := http.StatusOK
-	if err := s.store.Ping(ctx); err != nil {
-		checks["database"], status = "unavailable", http.StatusServiceUnavailable
-	}
-	if !s.keys.Ready() {
-		checks["signing_key"], status = "missing", http.StatusServiceUnavailable
-	}
-	st := "ok"
-	if status != http.StatusOK {
-		st = "unavailable"
-	}
-	encode(w, status, map[string]any{"status": st, "checks": checks})
+	httpapi.Readyz(
+		httpapi.Check{Name: "database", Probe: s.store.Ping},
+		httpapi.Check{Name: "signing_key", Down: "missing", Probe: func(context.Context) error {
+			if !s.keys.Ready() {
+				return errNoSigningKey
+			}
+			return nil
+		}},
+	).ServeHTTP(w, r)
 	return nil
 }
+
+var errNoSigningKey = errors.New("no signing key loaded")

@@ -110,8 +110,7 @@ func clientAuth(r *http.Request, p url.Values) (account.ClientAuth, error) {
 	uid, err1 := url.QueryUnescape(id)
 	usecret, err2 := url.QueryUnescape(secret)
 	if err1 != nil || err2 != nil || (p.Get("client_id") != "" && p.Get("client_id") != uid) {
-		return account.ClientAuth{}, &apiError{Status: http.StatusUnauthorized, Code: "invalid_client",
-			Description: "malformed client credentials", basicChallenge: true}
+		return account.ClientAuth{}, errBadClient
 	}
 	return account.ClientAuth{ID: uid, Secret: usecret}, nil
 }

@@ -4,20 +4,20 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
 // Metrics are the auth server's Prometheus metrics, registered on a registry passed in.
 // Every method is safe on a nil *Metrics (no metrics).
 type Metrics struct {
 	reg       *prometheus.Registry
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
+	http      *httpapi.RequestMetrics
 	logins    *prometheus.CounterVec
 	refreshes *prometheus.CounterVec
 	issued    *prometheus.CounterVec
@@ -30,11 +30,8 @@ type Metrics struct {
 // NewMetrics registers the server's metrics on reg.
 func NewMetrics(reg *prometheus.Registry) *Metrics {
 	m := &Metrics{
-		reg: reg,
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auth_http_requests_total",
-			Help: "HTTP requests by route, method and status."}, []string{"route", "method", "status"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "auth_http_request_duration_seconds",
-			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"}),
+		reg:  reg,
+		http: httpapi.NewRequestMetrics(reg, "auth", prometheus.ExponentialBuckets(0.0005, 2, 16)),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auth_logins_total",
 			Help: "Login attempts by outcome (success, failure, throttled)."}, []string{"outcome"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auth_refreshes_total",
@@ -50,7 +47,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "auth_sync_failed_events_total",
 			Help: "User-sync events of failed calls (retried later), by target."}, []string{"target"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.logins, m.refreshes, m.issued, m.pending, m.oldest, m.delivered, m.failed)
+	reg.MustRegister(m.logins, m.refreshes, m.issued, m.pending, m.oldest, m.delivered, m.failed)
 	return m
 }
 
@@ -93,12 +90,12 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
+// observeRequest counts a request of route (a template) by method and status and records
+// its latency.
 func (m *Metrics) observeRequest(route, method string, status int, d time.Duration) {
-	if m == nil {
-		return
+	if m != nil {
+		m.http.Named(route).Observe(method, status, d)
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
 }
 
 func (m *Metrics) login(outcome string) {

@@ -1,9 +1,6 @@
 package server
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net"
 	"net/http"
 	"slices"
@@ -11,54 +8,25 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
-// maxBody is the largest request body accepted (CONTRACT §6).
-const maxBody = 64 << 10
+// request is the middleware's state of one request (httpapi.Request).
+type request = httpapi.Request[struct{}]
 
 // middleware wraps every request: request id, panic recovery, body limit, CORS, access log
-// and metrics.
+// and metrics (httpapi.Middleware).
 func (s *Server) middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
-			id = newRequestID()
-		}
-		w.Header().Set("X-Request-Id", id)
-		route := "other"
-		ctx := context.WithValue(r.Context(), ctxRequestID, id)
-		r = r.WithContext(context.WithValue(ctx, ctxRoute, &route))
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		defer func() {
-			if p := recover(); p != nil {
-				s.log.Error("panic", "request_id", id, "path", r.URL.Path, "panic", p)
-				if !rec.wrote {
-					writeError(rec, r, s.log, errPanic, false)
-				}
-			}
-			if s.metrics != nil {
-				s.metrics.observeRequest(route, r.Method, rec.status, time.Since(start))
-			}
-			s.log.Debug("request", "request_id", id, "method", r.Method, "route", route, "status", rec.status, "duration_ms", time.Since(start).Milliseconds())
-		}()
-		if r.ContentLength > maxBody {
-			writeError(rec, r, s.log, errTooLarge, false)
-			return
-		}
-		r.Body = http.MaxBytesReader(rec, r.Body, maxBody)
-		if s.cors(rec, r) {
-			return
-		}
-		next.ServeHTTP(rec, r)
+	return httpapi.Middleware(next, httpapi.Options[struct{}]{
+		Logger: s.log,
+		Errors: s.errs,
+		Before: s.cors,
+		Done: func(rq *request, r *http.Request, d time.Duration) {
+			s.metrics.observeRequest(rq.Route, r.Method, rq.Status(), d)
+		},
 	})
 }
-
-type panicError struct{}
-
-func (panicError) Error() string { return "panic" }
-
-var errPanic error = panicError{}
 
 // cors answers browser preflights for the configured origins; it reports whether the request
 // was a preflight that has been answered.
@@ -84,21 +52,15 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 // middleware runs before routing and cannot see it).
 func nameRoute(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p, ok := r.Context().Value(ctxRoute).(*string); ok {
+		if rq, ok := httpapi.RequestFrom[struct{}](r.Context()); ok {
 			if rt := mux.CurrentRoute(r); rt != nil {
 				if t, err := rt.GetPathTemplate(); err == nil {
-					*p = t
+					rq.Route = t
 				}
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func newRequestID() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // clientIP is the peer address of the request. Forwarded headers are not trusted: behind a
@@ -127,22 +89,4 @@ func userAgent(r *http.Request) string {
 		ua = ua[:256]
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(ua, ""), "\x00", "")
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.status, r.wrote = code, true
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.wrote = true
-	return r.ResponseWriter.Write(b)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -8,9 +9,9 @@ import (
 
 // routes is the whole API on one screen.
 func (s *Server) routes(r *mux.Router) {
-	r.NotFoundHandler = s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNotFound })
+	r.NotFoundHandler = s.handle(func(w http.ResponseWriter, r *http.Request) error { return httpapi.ErrNotFound })
 	r.MethodNotAllowedHandler = s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Description: "method not allowed"}
+		return httpapi.ErrMethodNotAllowed
 	})
 
 	// Public.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
 // KeySet is the running key set: what the JWKS publishes, and whether a signing key is loaded.
@@ -45,12 +46,15 @@ type Server struct {
 	keys     KeySet
 	metrics  *Metrics
 	log      *slog.Logger
+	errs     *httpapi.Errors // the JSON endpoints' answers to errors
+	oauth    *httpapi.Errors // the token endpoint's (RFC 6749 §5.2)
 	handler  http.Handler
 }
 
 // New returns the auth server's handler.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, accounts: d.Accounts, store: d.Store, keys: d.Keys, metrics: d.Metrics, log: d.Logger}
+	s := &Server{cfg: cfg, accounts: d.Accounts, store: d.Store, keys: d.Keys, metrics: d.Metrics, log: d.Logger,
+		errs: httpapi.NewErrors(d.Logger, errorMapper(false)), oauth: httpapi.NewErrors(d.Logger, errorMapper(true))}
 	r := mux.NewRouter()
 	s.routes(r)
 	r.Use(nameRoute)
@@ -62,31 +66,17 @@ func New(cfg Config, d Deps) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // handlerFunc is a handler that returns its error to the one place that answers errors.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+type handlerFunc = httpapi.HandlerFunc
 
 // handle answers h's error with the JSON endpoints' statuses.
-func (s *Server) handle(h handlerFunc) http.Handler { return s.answer(h, false) }
+func (s *Server) handle(h handlerFunc) http.Handler { return s.errs.Handle(h) }
 
 // handleOAuth answers h's error with the token endpoint's statuses (RFC 6749 §5.2).
-func (s *Server) handleOAuth(h handlerFunc) http.Handler { return s.answer(h, true) }
-
-func (s *Server) answer(h handlerFunc, atToken bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			writeError(w, r, s.log, err, atToken)
-		}
-	})
-}
+func (s *Server) handleOAuth(h handlerFunc) http.Handler { return s.oauth.Handle(h) }
 
 type ctxKey int
 
-const (
-	ctxRequestID ctxKey = iota
-	ctxPrincipal
-	ctxRoute
-)
+const ctxPrincipal ctxKey = 0
 
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxRequestID).(string)
-	return id
-}
+// requestID is the id the middleware gave the request ("" outside it).
+func requestID(ctx context.Context) string { return httpapi.RequestID(ctx) }

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 	"github.com/jwtauth/jwtauth/resource-server/verifier"
 )
 
@@ -56,11 +57,11 @@ func awesomeToken(r *http.Request) (string, error) {
 	// The seed's clients sent JSON; a body without a content type is read as JSON too.
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
-			return "", errUnsupportedMedia
+			return "", httpapi.ErrUnsupportedMedia
 		}
 	}
 	var req awesomeRequest
-	err := decodeJSONBody(r, &req)
+	err := httpapi.DecodeJSONBody(r, &req)
 	if errors.Is(err, io.EOF) || (err == nil && req.AccessToken == "") {
 		return "", errUnauthorized(verifier.ErrMissingToken)
 	}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
 // handleWhoami answers the verified claims of the presented token. It touches no database:
@@ -21,12 +23,12 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) error {
 // no user: 404.
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	if claims(r).IsClientToken() {
-		return errNotFound // a client's own token speaks for no user: none is made up for it
+		return httpapi.ErrNotFound // a client's own token speaks for no user: none is made up for it
 	}
 	u, err := s.store.EnsureUser(r.Context(), identity(claims(r)))
 	if err != nil {
 		return err
 	}
-	encode(w, http.StatusOK, u)
+	httpapi.Encode(w, http.StatusOK, u)
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
 // Limits of a note, in characters.
@@ -38,7 +40,7 @@ func (n noteRequest) validate() error {
 // handleCreateNote adds a note for the token's user → 201 {id, title, body, created_at}.
 func (s *Server) handleCreateNote(w http.ResponseWriter, r *http.Request) error {
 	var req noteRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	if err := req.validate(); err != nil {
@@ -49,7 +51,7 @@ func (s *Server) handleCreateNote(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	w.Header().Set("Location", "/notes/"+n.ID)
-	encode(w, http.StatusCreated, n)
+	httpapi.Encode(w, http.StatusCreated, n)
 	return nil
 }
 
@@ -59,7 +61,7 @@ func (s *Server) handleListNotes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	encode(w, http.StatusOK, map[string]any{"notes": notes})
+	httpapi.Encode(w, http.StatusOK, map[string]any{"notes": notes})
 	return nil
 }
 
@@ -67,13 +69,13 @@ func (s *Server) handleListNotes(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) handleGetNote(w http.ResponseWriter, r *http.Request) error {
 	id := pathVar(r, "id")
 	if _, err := uuid.Parse(id); err != nil {
-		return errNotFound // not an id of ours (and never sent to the database)
+		return httpapi.ErrNotFound // not an id of ours (and never sent to the database)
 	}
 	n, err := s.store.Note(r.Context(), claims(r).Subject, id)
 	if err != nil {
 		return err
 	}
-	encode(w, http.StatusOK, n)
+	httpapi.Encode(w, http.StatusOK, n)
 	return nil
 }
 
@@ -81,7 +83,7 @@ func (s *Server) handleGetNote(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) handleDeleteNote(w http.ResponseWriter, r *http.Request) error {
 	id := pathVar(r, "id")
 	if _, err := uuid.Parse(id); err != nil {
-		return errNotFound
+		return httpapi.ErrNotFound
 	}
 	if err := s.store.DeleteNote(r.Context(), claims(r).Subject, id); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 	"github.com/jwtauth/jwtauth/internal/syncevent"
 	"github.com/jwtauth/jwtauth/resource-server/verifier"
 )
@@ -23,18 +24,18 @@ type syncRequest struct {
 // auth server's sync token; a malformed body or event is 400 and nothing is applied.
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return errUnsupportedMedia
+		return httpapi.ErrUnsupportedMedia
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := httpapi.ReadBody(r)
 	if err != nil {
-		return bodyError(err)
+		return err
 	}
 	if err := checkBodyHash(r, body); err != nil {
 		return err
 	}
 	var req syncRequest
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err := decodeJSON(r, &req); err != nil {
+	if err := httpapi.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	if req.Events == nil {
@@ -48,7 +49,7 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) error {
 	if res.Applied > 0 {
 		s.log.Info("user sync applied", "request_id", requestID(r.Context()), "applied", res.Applied, "ignored", res.Ignored)
 	}
-	encode(w, http.StatusOK, res)
+	httpapi.Encode(w, http.StatusOK, res)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 	"github.com/jwtauth/jwtauth/resource-server/verifier"
 )
 
@@ -13,16 +14,14 @@ import (
 // It is also the verifier's Observer (token cache hits and misses, JWKS refreshes). Every
 // method is safe on a nil *Metrics (no metrics).
 type Metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	cache    *prometheus.CounterVec
-	jwks     *prometheus.CounterVec
-	synced   *prometheus.CounterVec
+	reg    *prometheus.Registry
+	http   *httpapi.RequestMetrics
+	cache  *prometheus.CounterVec
+	jwks   *prometheus.CounterVec
+	synced *prometheus.CounterVec
 	// The children counted on every request, resolved once (WithLabelValues hashes and
 	// validates its labels under a lock on each call).
 	cacheHit, cacheMiss prometheus.Counter
-	other               *routeMetrics // requests that matched no route
 }
 
 var _ verifier.Observer = (*Metrics)(nil)
@@ -30,11 +29,8 @@ var _ verifier.Observer = (*Metrics)(nil)
 // NewMetrics registers the server's metrics on reg.
 func NewMetrics(reg *prometheus.Registry) *Metrics {
 	m := &Metrics{
-		reg: reg,
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resource_http_requests_total",
-			Help: "HTTP requests by route, method and status."}, []string{"route", "method", "status"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "resource_http_request_duration_seconds",
-			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"route"}),
+		reg:  reg,
+		http: httpapi.NewRequestMetrics(reg, "resource", prometheus.ExponentialBuckets(0.0001, 2, 16)),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resource_token_cache_total",
 			Help: "Verified-token cache lookups by result (hit, miss)."}, []string{"result"}),
 		jwks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resource_jwks_refreshes_total",
@@ -42,10 +38,26 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		synced: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resource_sync_events_total",
 			Help: "User-sync events received by outcome (applied, ignored)."}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.cache, m.jwks, m.synced)
+	reg.MustRegister(m.cache, m.jwks, m.synced)
 	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
-	m.other = m.route(routeOther)
 	return m
+}
+
+// route returns the request metrics of the route with template route, resolved once; nil on
+// a nil *Metrics.
+func (m *Metrics) route(route string) *httpapi.RouteMetrics {
+	if m == nil {
+		return nil
+	}
+	return m.http.Route(route)
+}
+
+// otherRoute returns the metrics of requests that matched no route; nil on a nil *Metrics.
+func (m *Metrics) otherRoute() *httpapi.RouteMetrics {
+	if m == nil {
+		return nil
+	}
+	return m.http.Other()
 }
 
 // Handler serves the registry in the Prometheus text format.

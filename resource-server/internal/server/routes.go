@@ -4,12 +4,14 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
 // routes is the whole API on one screen. mux tries the routes in order: the hot ones first.
 func (s *Server) routes(r *mux.Router) {
-	r.NotFoundHandler = s.handle(func(w http.ResponseWriter, r *http.Request) error { return errNotFound })
-	r.MethodNotAllowedHandler = s.handle(func(w http.ResponseWriter, r *http.Request) error { return errMethodNotAllowed })
+	r.NotFoundHandler = s.handle(func(w http.ResponseWriter, r *http.Request) error { return httpapi.ErrNotFound })
+	r.MethodNotAllowedHandler = s.handle(func(w http.ResponseWriter, r *http.Request) error { return httpapi.ErrMethodNotAllowed })
 	route := func(path string, h http.Handler, methods ...string) {
 		r.Handle(path, s.named(path, h)).Methods(methods...)
 	}
@@ -30,8 +32,8 @@ func (s *Server) routes(r *mux.Router) {
 	route("/sync_user", sync, http.MethodPost, http.MethodPut)
 
 	// Public.
-	route("/healthz", s.handle(s.handleHealthz), http.MethodGet, http.MethodHead)
-	route("/readyz", s.handle(s.handleReadyz), http.MethodGet, http.MethodHead)
+	route("/healthz", httpapi.Healthz(), http.MethodGet, http.MethodHead)
+	route("/readyz", s.readyz(), http.MethodGet, http.MethodHead)
 	if s.metrics != nil {
 		route("/metrics", s.metrics.Handler(), http.MethodGet)
 	}

@@ -5,12 +5,14 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"path"
 
 	"github.com/gorilla/mux"
 
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 	"github.com/jwtauth/jwtauth/internal/syncevent"
 	"github.com/jwtauth/jwtauth/resource-server/internal/appstore"
 	"github.com/jwtauth/jwtauth/resource-server/verifier"
@@ -31,7 +33,8 @@ type Server struct {
 	syncVerify *verifier.Verifier // the auth server's sync calls (typ sync+jwt, aud user-sync)
 	metrics    *Metrics
 	log        *slog.Logger
-	ids        *idGenerator
+	ids        *httpapi.IDGenerator
+	errs       *httpapi.Errors
 	router     *mux.Router
 	handler    http.Handler
 }
@@ -39,10 +42,11 @@ type Server struct {
 // New returns the resource server's handler.
 func New(d Deps) *Server {
 	s := &Server{store: d.Store, verifier: d.Verifier, metrics: d.Metrics, log: d.Logger,
-		syncVerify: d.Verifier.WithExpectations(syncevent.TokenType, syncevent.Audience), ids: newIDGenerator()}
+		syncVerify: d.Verifier.WithExpectations(syncevent.TokenType, syncevent.Audience), ids: httpapi.NewIDGenerator()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.errs = httpapi.NewErrors(s.log, errorTable(), invalidEvent)
 	s.router = mux.NewRouter()
 	s.routes(s.router)
 	s.handler = s.middleware(http.HandlerFunc(s.dispatch))
@@ -56,8 +60,8 @@ func New(d Deps) *Server {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 	var m mux.RouteMatch
 	if p := r.URL.Path; p != "" && p[0] == '/' && path.Clean(p) == p && s.router.Match(r, &m) && m.MatchErr == nil {
-		if rq, ok := r.Context().Value(ctxRequest).(*request); ok {
-			rq.vars = m.Vars
+		if rq, ok := requestOf(r); ok {
+			rq.Data.vars = m.Vars
 		}
 		m.Handler.ServeHTTP(w, r)
 		return
@@ -67,8 +71,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
 
 // pathVar returns the path variable name of the matched route ("" when there is none).
 func pathVar(r *http.Request, name string) string {
-	if rq, ok := r.Context().Value(ctxRequest).(*request); ok && rq.vars != nil {
-		return rq.vars[name]
+	if rq, ok := requestOf(r); ok && rq.Data.vars != nil {
+		return rq.Data.vars[name]
 	}
 	return mux.Vars(r)[name]
 }
@@ -77,15 +81,10 @@ func pathVar(r *http.Request, name string) string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // handlerFunc is a handler that returns its error to the one place that answers errors.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+type handlerFunc = httpapi.HandlerFunc
 
-func (s *Server) handle(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			writeError(w, r, s.log, err)
-		}
-	})
-}
+// handle adapts h to an http.Handler whose errors the server's error writer answers.
+func (s *Server) handle(h handlerFunc) http.Handler { return s.errs.Handle(h) }
 
 // authed runs h only for a valid Bearer access token and answers 401 otherwise, shaped as the
 // verifier's Middleware shapes it (errUnauthorized). It verifies in line rather than through
@@ -93,9 +92,9 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 // in the middleware's request state instead, where claims finds them.
 func (s *Server) authed(h handlerFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		rq, ok := r.Context().Value(ctxRequest).(*request)
+		rq, ok := requestOf(r)
 		if !ok {
-			return errInternal // only reachable if the middleware were not installed: fail closed
+			return httpapi.ErrInternal // only reachable if the middleware were not installed: fail closed
 		}
 		token, ok := verifier.BearerToken(r)
 		if !ok {
@@ -103,10 +102,10 @@ func (s *Server) authed(h handlerFunc) http.Handler {
 		}
 		c, err := s.verifier.Verify(r.Context(), token)
 		if err != nil {
-			s.log.DebugContext(r.Context(), "token rejected", "request_id", rq.id, "reason", verifier.Description(err))
+			s.log.DebugContext(r.Context(), "token rejected", "request_id", rq.ID, "reason", verifier.Description(err))
 			return errUnauthorized(err)
 		}
-		rq.claims = c
+		rq.Data.claims = c
 		return h(w, r)
 	})
 }
@@ -114,8 +113,8 @@ func (s *Server) authed(h handlerFunc) http.Handler {
 // claims returns the verified claims of the request: those authed verified, or those a
 // verifier's Middleware put in the context (the sync routes).
 func claims(r *http.Request) *verifier.Claims {
-	if rq, ok := r.Context().Value(ctxRequest).(*request); ok && rq.claims != nil {
-		return rq.claims
+	if rq, ok := requestOf(r); ok && rq.Data.claims != nil {
+		return rq.Data.claims
 	}
 	c, ok := verifier.ClaimsFrom(r.Context())
 	if !ok {
@@ -130,15 +129,21 @@ func identity(c *verifier.Claims) appstore.Identity {
 	return appstore.Identity{ID: c.Subject, Username: c.PreferredUsername, Email: c.Email}
 }
 
-type ctxKey int
-
-// ctxRequest holds the *request of the middleware.
-const ctxRequest ctxKey = 0
-
 // requestID is the id the middleware gave the request ("" outside it).
-func requestID(ctx context.Context) string {
-	if rq, ok := ctx.Value(ctxRequest).(*request); ok {
-		return rq.id
-	}
-	return ""
+func requestID(ctx context.Context) string { return httpapi.RequestID(ctx) }
+
+// readyz answers 200 when the database answers and the verifier has its keys (always so in
+// HS256 mode), else 503.
+func (s *Server) readyz() http.Handler {
+	return httpapi.Readyz(
+		httpapi.Check{Name: "database", Probe: s.store.Ping},
+		httpapi.Check{Name: "keys", Down: "not loaded", Probe: func(context.Context) error {
+			if !s.verifier.Ready() {
+				return errKeysNotLoaded
+			}
+			return nil
+		}},
+	)
 }
+
+var errKeysNotLoaded = errors.New("verification keys not loaded")

@@ -1,4 +1,4 @@
-package server
+package httpapi
 
 import (
 	"crypto/rand"
@@ -6,23 +6,25 @@ import (
 	"sync/atomic"
 )
 
-// idGenerator makes request ids: 16 hex characters, unique within the process without a
+// IDGenerator makes request ids: 16 hex characters, unique within the process without a
 // system call. Each id is a bijective mix (the splitmix64 finaliser) of a random start plus a
 // counter, so no two ids of a process are equal before 2^64 requests, and ids of different
-// processes, which start at independent random points, do not follow one another.
-type idGenerator struct {
+// processes, which start at independent random points, do not follow one another. It is safe
+// for concurrent use.
+type IDGenerator struct {
 	start uint64
 	n     atomic.Uint64
 }
 
-func newIDGenerator() *idGenerator {
+// NewIDGenerator returns a generator starting at a random point.
+func NewIDGenerator() *IDGenerator {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
-	return &idGenerator{start: binary.LittleEndian.Uint64(b[:])}
+	return &IDGenerator{start: binary.LittleEndian.Uint64(b[:])}
 }
 
-// next returns a new request id.
-func (g *idGenerator) next() string {
+// Next returns a new request id.
+func (g *IDGenerator) Next() string {
 	const hexDigits = "0123456789abcdef"
 	z := mix64(g.start + g.n.Add(1))
 	var b [16]byte

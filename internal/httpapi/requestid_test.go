@@ -1,12 +1,12 @@
-package server
+package httpapi
 
 import "testing"
 
 func TestRequestIDsUnique(t *testing.T) {
-	a, b := newIDGenerator(), newIDGenerator()
+	a, b := NewIDGenerator(), NewIDGenerator()
 	seen := make(map[string]bool)
 	for range 100000 {
-		for _, id := range []string{a.next(), b.next()} {
+		for _, id := range []string{a.Next(), b.Next()} {
 			if len(id) != 16 || seen[id] {
 				t.Fatalf("id %q: want 16 hex characters, never repeated", id)
 			}
