@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/jwtauth/jwtauth/db"
 )
@@ -297,7 +296,7 @@ func (s *Store) rotateIfUnchanged(ctx context.Context, st RefreshState, step Ref
 			return err
 		}
 		res, err := ps.ExecContext(ctx, st.Token.Hash, ms(now), step.ChildSealed, ms(step.ChildExpires), step.ChildHash)
-		if isRetryable(err) {
+		if db.IsRetryable(err) {
 			return errStale
 		}
 		if err := oneRow(res, err, errStale); err != nil {
@@ -322,15 +321,10 @@ const maxTxAttempts = 3
 func (s *Store) inTxRetry(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.inTx(ctx, fn)
-		if err == nil || attempt >= maxTxAttempts || !isRetryable(err) || ctx.Err() != nil {
+		if err == nil || attempt >= maxTxAttempts || !db.IsRetryable(err) || ctx.Err() != nil {
 			return err
 		}
 	}
-}
-
-func isRetryable(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
 func (s *Store) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (sql.Result, error) {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/jwtauth/jwtauth/db"
 )
 
 // User is an account of the auth server.
@@ -46,7 +48,7 @@ func (s *Store) CreateUser(ctx context.Context, u User, targets []string) error 
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 			u.ID, u.Username, u.Email, u.PasswordHash, u.Version, ms(u.CreatedAt), ms(u.UpdatedAt))
-		if isUniqueViolation(err) {
+		if db.IsUniqueViolation(err) {
 			return ErrUserExists
 		}
 		if err != nil {
@@ -99,7 +101,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, now time.Time, target
 		u.UpdatedAt = now
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ? WHERE id = ?`),
 			u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), u.ID)
-		if isUniqueViolation(err) {
+		if db.IsUniqueViolation(err) {
 			return ErrUserExists
 		}
 		if err != nil {
