@@ -3,7 +3,9 @@
 // Two stores are supported behind one API: PostgreSQL ("postgres://…", through lib/pq), the
 // production store, and SQLite ("sqlite:PATH", through the pure-Go modernc.org/sqlite driver), the
 // zero-setup default. Queries are written once with "?" placeholders and rebound per dialect by
-// sqlx; the few statements that differ (row locks) ask the DB for its Dialect.
+// sqlx; every other difference (row locks, error classification, the write queue of SQLite) is
+// in this package, behind the DB's methods (dialect.go, errors.go): no store asks which dialect
+// it runs on.
 package db
 
 import (
@@ -36,16 +38,10 @@ var ErrBadURL = errors.New("unsupported database url")
 // DB is an open database: a sqlx handle that knows its dialect.
 type DB struct {
 	*sqlx.DB
+	// Dialect names the database, for logs; stores call the DB's methods instead of
+	// branching on it.
 	Dialect Dialect
-}
-
-// ForUpdate returns " FOR UPDATE" on PostgreSQL and "" on SQLite, whose transactions here are
-// opened IMMEDIATE and so already hold the database's write lock.
-func (d *DB) ForUpdate() string {
-	if d.Dialect == Postgres {
-		return " FOR UPDATE"
-	}
-	return ""
+	flavor  flavor
 }
 
 // Redact returns the URL with any password replaced, for logs.
@@ -73,7 +69,7 @@ func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		d = &DB{DB: x, Dialect: Postgres}
+		d = &DB{DB: x, Dialect: Postgres, flavor: postgresFlavor()}
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		dsn, err := sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:"))
 		if err != nil {
@@ -83,7 +79,7 @@ func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
-		d = &DB{DB: x, Dialect: SQLite}
+		d = &DB{DB: x, Dialect: SQLite, flavor: sqliteFlavor()}
 	default:
 		return nil, fmt.Errorf("%w: %q (want postgres://… or sqlite:PATH)", ErrBadURL, Redact(rawURL))
 	}

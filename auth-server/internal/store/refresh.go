@@ -158,16 +158,12 @@ const refreshSelect = `SELECT t.token_hash, t.session_id, t.parent_hash, t.creat
 const childSpentSelect = `SELECT count(*) FROM refresh_tokens WHERE session_id = ? AND parent_hash = ? AND spent_at <> 0`
 
 // lockRefresh locks the row of the token stored under hash, in tx, or gives ErrNotFound. On
-// PostgreSQL it is a statement of its own, so that the state read after it (in READ
-// COMMITTED, a new snapshot per statement) includes everything committed before the lock was
-// granted: the previous holder's spending and child. On SQLite the IMMEDIATE transaction
+// PostgreSQL it is a statement of its own (db.LockRow), so that the state read after it (in
+// READ COMMITTED, a new snapshot per statement) includes everything committed before the lock
+// was granted: the previous holder's spending and child. On SQLite the IMMEDIATE transaction
 // already holds the write lock, and its snapshot starts after it.
 func (s *Store) lockRefresh(ctx context.Context, tx *sqlx.Tx, hash string) error {
-	if s.db.Dialect != db.Postgres {
-		return nil
-	}
-	var got string
-	err := tx.QueryRowxContext(ctx, `SELECT token_hash FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).Scan(&got)
+	err := s.db.LockRow(ctx, tx, s.q(`SELECT token_hash FROM refresh_tokens WHERE token_hash = ?`), hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
@@ -290,7 +286,7 @@ SELECT $5, touch.id, spend.token_hash, $2, $4 FROM spend, touch`
 // alone. It returns errStale, having changed nothing, when either changed meanwhile (or when
 // PostgreSQL aborted the statement to break a deadlock): the caller decides again under lock.
 func (s *Store) rotateIfUnchanged(ctx context.Context, st RefreshState, step RefreshStep, now time.Time) error {
-	if s.db.Dialect == db.Postgres {
+	if s.db.WritableCTE() {
 		ps, err := s.stmt(ctx, rotatePG)
 		if err != nil {
 			return err

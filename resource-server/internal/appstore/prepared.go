@@ -42,16 +42,3 @@ func (p *prepared) get(ctx context.Context, d *db.DB) (*sql.Stmt, error) {
 	p.stmt.Store(st)
 	return st, nil
 }
-
-// readCtx is the context of a one-row read by primary key. On SQLite it cannot be canceled:
-// database/sql and the modernc driver would each start a goroutine to watch a cancelable
-// context, on every query, which cost more than the read itself (the embedded database has no
-// network to hang on, and its lock waits are bounded by busy_timeout). A request already
-// canceled is not queried. On PostgreSQL the request's context is kept, so a query to a
-// database that stopped answering ends with the request.
-func (s *Store) readCtx(ctx context.Context) context.Context {
-	if s.db.Dialect == db.SQLite && ctx.Err() == nil {
-		return context.WithoutCancel(ctx)
-	}
-	return ctx
-}

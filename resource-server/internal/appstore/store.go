@@ -57,15 +57,6 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return classify(s.db.InTx(ctx, fn))
 }
 
-// forShare locks a read row against concurrent writers until the transaction ends. SQLite
-// transactions here are IMMEDIATE and already hold the write lock.
-func (s *Store) forShare() string {
-	if s.db.Dialect == db.Postgres {
-		return " FOR SHARE"
-	}
-	return ""
-}
-
 // ms converts a time to the stored Unix milliseconds.
 func ms(t time.Time) int64 { return t.UnixMilli() }
 

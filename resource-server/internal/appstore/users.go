@@ -62,7 +62,7 @@ func (s *Store) User(ctx context.Context, id string) (User, error) {
 		return User{}, classify(fmt.Errorf("get user: %w", err))
 	}
 	var r userRow
-	err = st.QueryRowContext(s.readCtx(ctx), id).Scan(r.dest()...)
+	err = st.QueryRowContext(s.db.PointReadContext(ctx), id).Scan(r.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
@@ -115,7 +115,7 @@ func (s *Store) ensureUserTx(ctx context.Context, tx *sqlx.Tx, who Identity) (Us
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
 	var r userRow
-	if err := tx.GetContext(ctx, &r, s.q(`SELECT `+userCols+` FROM app_users WHERE id = ?`+s.forShare()), who.ID); err != nil {
+	if err := tx.GetContext(ctx, &r, s.q(`SELECT `+userCols+` FROM app_users WHERE id = ?`+s.db.ForShare()), who.ID); err != nil {
 		return User{}, fmt.Errorf("get user: %w", err)
 	}
 	if r.Deleted != 0 {
