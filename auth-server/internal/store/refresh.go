@@ -86,7 +86,7 @@ type RefreshStep struct {
 // refresh_tokens row, then sessions row. decide may therefore run more than once, so it must
 // only depend on its argument.
 func (s *Store) Refresh(ctx context.Context, hash string, now time.Time, decide func(RefreshState) (RefreshStep, error)) (RefreshState, error) {
-	ps, err := s.stmt(ctx, s.q(refreshSelect))
+	ps, err := s.stmts.Get(ctx, s.q(refreshSelect))
 	if err != nil {
 		return RefreshState{}, err
 	}
@@ -287,11 +287,7 @@ SELECT $5, touch.id, spend.token_hash, $2, $4 FROM spend, touch`
 // PostgreSQL aborted the statement to break a deadlock): the caller decides again under lock.
 func (s *Store) rotateIfUnchanged(ctx context.Context, st RefreshState, step RefreshStep, now time.Time) error {
 	if s.db.WritableCTE() {
-		ps, err := s.stmt(ctx, rotatePG)
-		if err != nil {
-			return err
-		}
-		res, err := ps.ExecContext(ctx, st.Token.Hash, ms(now), step.ChildSealed, ms(step.ChildExpires), step.ChildHash)
+		res, err := s.stmts.Exec(ctx, rotatePG, st.Token.Hash, ms(now), step.ChildSealed, ms(step.ChildExpires), step.ChildHash)
 		if db.IsRetryable(err) {
 			return errStale
 		}
@@ -311,22 +307,18 @@ func (s *Store) rotateIfUnchanged(ctx context.Context, st RefreshState, step Ref
 // conflict (serialization failure or deadlock).
 const maxTxAttempts = 3
 
-// inTxRetry is inTx, retried when PostgreSQL chose the transaction as the victim of a
-// serialization failure (40001) or a deadlock (40P01): both are safe to run again from the
-// start. fn must therefore be free of side effects outside tx.
+// inTxRetry is inTx, retried (db.InTxRetry) when the database refused the transaction only
+// because of concurrent ones: on PostgreSQL the victim of a serialization failure (40001) or a
+// deadlock (40P01). Both are safe to run again from the start; fn must therefore be free of
+// side effects outside tx.
 func (s *Store) inTxRetry(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.inTx(ctx, fn)
-		if err == nil || attempt >= maxTxAttempts || !db.IsRetryable(err) || ctx.Err() != nil {
-			return err
-		}
-	}
+	return classify(s.db.InTxRetry(ctx, maxTxAttempts, fn))
 }
 
 func (s *Store) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (sql.Result, error) {
-	ps, err := s.stmt(ctx, s.q(q))
+	ps, err := s.stmts.Tx(ctx, tx, s.q(q))
 	if err != nil {
 		return nil, err
 	}
-	return tx.StmtxContext(ctx, ps).ExecContext(ctx, args...)
+	return ps.ExecContext(ctx, args...)
 }

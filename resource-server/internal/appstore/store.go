@@ -32,14 +32,15 @@ type Store struct {
 	db      *db.DB
 	now     func() time.Time
 	newID   func() string
-	getUser *prepared // the read of every /me and /awesome_app
+	stmts   *db.StmtCache
+	getUser string // the read of every /me and /awesome_app, prepared (stmts), rebound
 }
 
 // New returns a Store over an open, migrated database (db.AppSchema). now is the clock of
 // every timestamp the store writes.
 func New(d *db.DB, now func() time.Time) *Store {
 	return &Store{db: d, now: now, newID: newNoteID,
-		getUser: newPrepared(d, `SELECT `+userCols+` FROM app_users WHERE id = ?`)}
+		stmts: db.NewStmtCache(d), getUser: d.Rebind(`SELECT ` + userCols + ` FROM app_users WHERE id = ?`)}
 }
 
 // Ping reports whether the database answers.

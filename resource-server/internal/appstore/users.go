@@ -57,7 +57,7 @@ func (r *userRow) dest() []any {
 // User returns the user row with id, tombstones included (Deleted set); ErrNotFound when
 // there is none.
 func (s *Store) User(ctx context.Context, id string) (User, error) {
-	st, err := s.getUser.get(ctx, s.db)
+	st, err := s.stmts.Get(ctx, s.getUser)
 	if err != nil {
 		return User{}, classify(fmt.Errorf("get user: %w", err))
 	}
