@@ -43,7 +43,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		go a.ring.Run(ctx, keyPollInterval)
 	}
-	startSessionCleanup(ctx, a, log)
+	throttlePolicy := throttle.DefaultPolicy()
+	startSessionCleanup(ctx, a, throttlePolicy, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := server.NewMetrics(reg)
@@ -55,7 +56,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	syncNotify := startRelay(ctx, a, log, metrics)
 	srv := server.New(server.Config{
 		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge,
-		SyncTargets: cfg.SyncURLs, CORSOrigins: cfg.CORSOrigins, Throttle: throttle.DefaultPolicy(),
+		SyncTargets: cfg.SyncURLs, CORSOrigins: cfg.CORSOrigins, Throttle: throttlePolicy,
 		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
 	}, server.Deps{
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Keys: a.keySet,
