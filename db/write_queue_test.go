@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -28,7 +29,7 @@ func openSQLite(t testing.TB, query string, maxConns int) *db.DB {
 
 // TestSQLiteWritersQueue runs many concurrent writers, in transactions and as single
 // statements, on SQLite with a busy timeout far shorter than the queue they form: none may fail
-// with SQLITE_BUSY, because writers queue in the process for the one write connection instead
+// with SQLITE_BUSY, because writers queue in the process for the write lock instead
 // of retrying SQLite's lock on a timer; and none of their updates is lost.
 func TestSQLiteWritersQueue(t *testing.T) {
 	for _, tc := range []struct {
@@ -101,4 +102,52 @@ func write(ctx context.Context, d *db.DB, inTx bool, id string) error {
 		_, err := tx.ExecContext(ctx, `UPDATE counter SET n = ? WHERE id = 1`, n+1)
 		return err
 	})
+}
+
+// TestSQLiteWriteQueueHonoursContext: a writer waiting in the queue gives up when its context
+// ends, with the context's error (no busy timeout decides), and the queue serves the next
+// writer once the holder is done.
+func TestSQLiteWriteQueueHonoursContext(t *testing.T) {
+	d := openSQLite(t, "", 4)
+	ctx := context.Background()
+	if _, err := d.ExecContext(ctx, `CREATE TABLE t (k TEXT PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	holding, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- d.InTx(ctx, func(tx *sqlx.Tx) error {
+			close(holding)
+			<-release
+			_, err := tx.ExecContext(ctx, `INSERT INTO t (k) VALUES ('holder')`)
+			return err
+		})
+	}()
+	<-holding
+	for _, tc := range []struct {
+		name  string
+		write func(ctx context.Context) error
+	}{
+		{"transaction", func(ctx context.Context) error {
+			return d.InTx(ctx, func(*sqlx.Tx) error { return nil })
+		}},
+		{"statement", func(ctx context.Context) error {
+			_, err := d.ExecContext(ctx, `INSERT INTO t (k) VALUES ('waiter')`)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			if err := tc.write(wctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("waiting writer: %v, want context.DeadlineExceeded", err)
+			}
+		})
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("holder: %v", err)
+	}
+	if _, err := d.ExecContext(ctx, `INSERT INTO t (k) VALUES ('next')`); err != nil {
+		t.Errorf("next writer: %v", err)
+	}
 }
