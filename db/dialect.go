@@ -30,6 +30,10 @@ type flavor struct {
 	txLock string
 	// cancelablePointReads: a one-row read by key should keep its request's context.
 	cancelablePointReads bool
+	// columns lists ("table", "column") of every table of the current schema.
+	columns string
+	// analyze refreshes the planner's statistics ("" when the planner uses none).
+	analyze string
 }
 
 func postgresFlavor() flavor {
@@ -42,12 +46,20 @@ func postgresFlavor() flavor {
 		preferIndexOrder:     `SET LOCAL enable_sort = off`, // reset at the transaction's end
 		txLock:               `SELECT pg_advisory_xact_lock($1)`,
 		cancelablePointReads: true,
+		columns: `SELECT table_name AS "table", column_name AS "column" FROM information_schema.columns
+ WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
+		analyze: `ANALYZE`,
 	}
 }
 
 // sqliteFlavor is SQLite's: its write transactions begin IMMEDIATE, so each holds the
 // database's only write lock from its BEGIN, and there is no row to lock.
-func sqliteFlavor() flavor { return flavor{} }
+func sqliteFlavor() flavor {
+	return flavor{
+		columns: `SELECT m.name AS "table", p.name AS "column" FROM sqlite_master m JOIN pragma_table_info(m.name) p
+ WHERE m.type = 'table' ORDER BY m.name, p.cid`,
+	}
+}
 
 // ForUpdate returns the clause that ends a SELECT of a write transaction to lock the rows it
 // reads until the transaction ends: " FOR UPDATE" on PostgreSQL, "" on SQLite, whose write
@@ -125,4 +137,33 @@ func (d *DB) PointReadContext(ctx context.Context) context.Context {
 		return ctx
 	}
 	return context.WithoutCancel(ctx)
+}
+
+// Column names one column of a table.
+type Column struct {
+	Table  string `db:"table"`
+	Column string `db:"column"`
+}
+
+// Columns lists every column of every table of the database (of its current schema on
+// PostgreSQL), by table and then in their order, from the dialect's catalogue.
+func (d *DB) Columns(ctx context.Context) ([]Column, error) {
+	var cols []Column
+	if err := d.SelectContext(ctx, &cols, d.flavor.columns); err != nil {
+		return nil, fmt.Errorf("list columns: %w", err)
+	}
+	return cols, nil
+}
+
+// Analyze refreshes the planner's statistics (PostgreSQL: ANALYZE), as autovacuum eventually
+// does; for tests that must plan as production does after it. On SQLite, whose planner the
+// stores leave without statistics, it does nothing.
+func (d *DB) Analyze(ctx context.Context) error {
+	if d.flavor.analyze == "" {
+		return nil
+	}
+	if _, err := d.ExecContext(ctx, d.flavor.analyze); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
 }
