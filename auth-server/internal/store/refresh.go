@@ -308,9 +308,9 @@ func (s *Store) rotateIfUnchanged(ctx context.Context, st RefreshState, step Ref
 const maxTxAttempts = 3
 
 // inTxRetry is inTx, retried (db.InTxRetry) when the database refused the transaction only
-// because of concurrent ones: on PostgreSQL the victim of a serialization failure (40001) or a
-// deadlock (40P01). Both are safe to run again from the start; fn must therefore be free of
-// side effects outside tx.
+// because of concurrent ones (db.IsRetryable): on PostgreSQL the victim of a serialization
+// failure (40001) or a deadlock (40P01), on SQLite another process holding the write lock. All
+// are safe to run again from the start; fn must therefore be free of side effects outside tx.
 func (s *Store) inTxRetry(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return classify(s.db.InTxRetry(ctx, maxTxAttempts, fn))
 }
