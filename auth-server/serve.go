@@ -40,7 +40,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		go a.ring.Run(ctx, keyPollInterval)
 	}
-	startSessionCleanup(ctx, a, log)
+	throttlePolicy := throttle.DefaultPolicy()
+	startSessionCleanup(ctx, a, throttlePolicy, log)
 	metrics := server.NewMetrics(httpapi.NewRegistry())
 	hasher := password.NewHasher(cfg.Argon2, 0)
 	metrics.WatchHasher(hasher.Stats)
@@ -54,7 +55,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	accounts := account.New(account.Config{
-		Throttle: throttle.DefaultPolicy(), SyncTargets: cfg.SyncURLs,
+		Throttle: throttlePolicy, SyncTargets: cfg.SyncURLs,
 		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
 	}, account.Deps{
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Observer: metrics.AccountObserver(),

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
 )
 
 // Session cleanup: how often it runs, how many sessions one transaction deletes, and how long
@@ -18,13 +20,16 @@ const (
 // startSessionCleanup deletes ended sessions (past SESSION_MAX_TTL, or past their newest
 // refresh token's expiry) with their refresh tokens every minute, until ctx ends. Revoked
 // sessions are kept until they end, so late replays of their tokens still get invalid_grant.
-// Every replica may run it: the deletes are idempotent.
-func startSessionCleanup(ctx context.Context, a *app, log *slog.Logger) {
+// It also deletes the login throttle counters that policy no longer counts. Every replica may
+// run it: the deletes are idempotent.
+func startSessionCleanup(ctx context.Context, a *app, policy throttle.Policy, log *slog.Logger) {
 	go func() {
 		t := time.NewTicker(sessionCleanupEvery)
 		defer t.Stop()
 		for {
-			cleanupSessions(ctx, a, log, time.Now())
+			now := time.Now()
+			cleanupSessions(ctx, a, log, now)
+			pruneThrottle(ctx, a, policy, log, now)
 			select {
 			case <-ctx.Done():
 				return
@@ -52,5 +57,17 @@ func cleanupSessions(ctx context.Context, a *app, log *slog.Logger, now time.Tim
 	}
 	if total > 0 {
 		log.Info("ended sessions deleted", "count", total)
+	}
+}
+
+// pruneThrottle deletes the login throttle counters that neither block nor count any more at
+// now (throttle.Policy.ForgetBefore): without it the table grows with every failed login.
+func pruneThrottle(ctx context.Context, a *app, policy throttle.Policy, log *slog.Logger, now time.Time) {
+	n, err := a.store.PruneThrottle(ctx, policy.ForgetBefore(now))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Warn("throttle cleanup failed", "err", err)
+	case n > 0:
+		log.Info("expired throttle counters deleted", "count", n)
 	}
 }

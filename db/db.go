@@ -3,7 +3,16 @@
 // Two stores are supported behind one API: PostgreSQL ("postgres://…", through lib/pq), the
 // production store, and SQLite ("sqlite:PATH", through the pure-Go modernc.org/sqlite driver), the
 // zero-setup default. Queries are written once with "?" placeholders and rebound per dialect by
-// sqlx; the few statements that differ (row locks) ask the DB for its Dialect.
+// sqlx; every other difference (row locks, error classification, the write queue of SQLite) is
+// in this package, behind the DB's methods (dialect.go, errors.go, tx.go): no store asks which
+// dialect it runs on.
+//
+// On SQLite, whose database has one write lock, every write (InTx, ExecContext) first takes
+// the DB's write queue, a lock of the process that waits no longer than its context, and only
+// then begins IMMEDIATE: the process's writers queue in Go, never by sleeping and retrying
+// SQLite's lock, so busy_timeout only matters against other processes (the CLI next to a
+// running server). Reads outside transactions take no queue; in WAL mode they wait for no
+// writer.
 package db
 
 import (
@@ -13,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,19 +43,17 @@ const (
 // ErrBadURL reports a database URL that names no supported store.
 var ErrBadURL = errors.New("unsupported database url")
 
-// DB is an open database: a sqlx handle that knows its dialect.
+// DB is an open database: a sqlx handle that knows its dialect. Its query methods (Get,
+// Select, Query…) are for reads outside transactions; writes go through its own methods: InTx
+// and InTxRetry for transactions, ExecContext and Exec for single statements (and StmtCache's
+// Exec and Tx), which take the write queue. A transaction must not be begun any other way.
 type DB struct {
 	*sqlx.DB
+	// Dialect names the database, for logs; stores call the DB's methods instead of
+	// branching on it.
 	Dialect Dialect
-}
-
-// ForUpdate returns " FOR UPDATE" on PostgreSQL and "" on SQLite, whose transactions here are
-// opened IMMEDIATE and so already hold the database's write lock.
-func (d *DB) ForUpdate() string {
-	if d.Dialect == Postgres {
-		return " FOR UPDATE"
-	}
-	return ""
+	flavor  flavor
+	writes  chan struct{} // the write queue: a lock of capacity 1 on SQLite, nil on PostgreSQL
 }
 
 // Redact returns the URL with any password replaced, for logs.
@@ -61,7 +69,8 @@ func Redact(raw string) string {
 }
 
 // Open connects to the database named by rawURL and checks that it answers. maxConns bounds the
-// pool (SQLite: the number of concurrent readers; writers are serialised by SQLite itself).
+// pool (SQLite: the number of concurrent readers; writers queue for the write lock in the
+// process, one at a time).
 func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
 	if maxConns <= 0 {
 		maxConns = 16
@@ -73,7 +82,7 @@ func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		d = &DB{DB: x, Dialect: Postgres}
+		d = &DB{DB: x, Dialect: Postgres, flavor: postgresFlavor()}
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		dsn, err := sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:"))
 		if err != nil {
@@ -83,7 +92,7 @@ func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
-		d = &DB{DB: x, Dialect: SQLite}
+		d = &DB{DB: x, Dialect: SQLite, flavor: sqliteFlavor(), writes: make(chan struct{}, 1)}
 	default:
 		return nil, fmt.Errorf("%w: %q (want postgres://… or sqlite:PATH)", ErrBadURL, Redact(rawURL))
 	}
@@ -100,8 +109,8 @@ func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
 }
 
 // sqliteDSN turns a path (optionally "file:" prefixed, optionally with its own query) into a
-// modernc DSN with WAL, a busy timeout, foreign keys and IMMEDIATE transactions. The parent
-// folder is created.
+// modernc DSN with WAL, a busy timeout (10 s unless the query sets one), foreign keys and
+// IMMEDIATE transactions. The parent folder is created.
 func sqliteDSN(path string) (string, error) {
 	path = strings.TrimPrefix(path, "//")
 	base, query, _ := strings.Cut(path, "?")
@@ -115,29 +124,17 @@ func sqliteDSN(path string) (string, error) {
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadURL, err)
+		return "", fmt.Errorf("%w: %w", ErrBadURL, err)
 	}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+	pragmas := []string{"journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"}
+	if !slices.ContainsFunc(q["_pragma"], func(p string) bool { return strings.HasPrefix(p, "busy_timeout") }) {
+		pragmas = append(pragmas, "busy_timeout(10000)")
+	}
+	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
 	if q.Get("_txlock") == "" {
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + base + "?" + q.Encode(), nil
-}
-
-// InTx runs fn in a transaction, committing when fn returns nil and rolling back otherwise.
-func (d *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := d.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }

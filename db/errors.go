@@ -7,7 +7,52 @@ import (
 	"strings"
 
 	"github.com/lib/pq"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// The error classification of both dialects. Each function looks at the error's type, so it
+// answers the same for an error of either driver whatever the DB at hand: callers need not know
+// which database produced it.
+
+// IsUniqueViolation reports whether err is a unique-index (or primary-key) conflict: PostgreSQL
+// 23505, SQLite SQLITE_CONSTRAINT_UNIQUE or SQLITE_CONSTRAINT_PRIMARYKEY.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// IsRetryable reports whether err means the database refused the transaction only because of
+// concurrent ones, so that running it again from the start is safe and may succeed: on
+// PostgreSQL a serialization failure (40001) or a deadlock victim (40P01), on SQLite a busy
+// database (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT: another process holds the write lock).
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()&0xff == sqlite3.SQLITE_BUSY
+	}
+	return false
+}
 
 // IsUnavailable reports whether err means the database could not be reached or went away
 // (as opposed to a bad query): the caller should answer 503 and retry later, not 500.

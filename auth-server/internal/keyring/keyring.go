@@ -52,6 +52,8 @@ type Ring struct {
 	alg    string
 	now    func() time.Time
 	log    *slog.Logger
+	// generate makes a key's material (keys.Generate; a test hook).
+	generate func(alg string, now time.Time, s *keys.Sealer) (keys.Key, error)
 
 	cur      atomic.Pointer[snapshot]
 	reloadMu sync.Mutex
@@ -64,7 +66,7 @@ type Ring struct {
 
 // New returns a Ring for keys of algorithm alg, sealed by sealer, under policy.
 func New(store Store, sealer *keys.Sealer, policy keys.Policy, alg string, now func() time.Time, log *slog.Logger) *Ring {
-	return &Ring{store: store, sealer: sealer, policy: policy, alg: alg, now: now, log: log}
+	return &Ring{store: store, sealer: sealer, policy: policy, alg: alg, now: now, log: log, generate: keys.Generate}
 }
 
 // SigningKey returns the current key, carrying its kid.
@@ -125,22 +127,25 @@ func (r *Ring) StateCounts() map[string]int {
 func (r *Ring) Ready() bool { _, err := r.SigningKey(); return err == nil }
 
 // Bootstrap creates the first current and next keys when the store has none; a replica that
-// finds keys already there changes nothing.
+// finds keys already there changes nothing. The keys are generated before the transaction
+// opens, once a read found none, and dropped if another replica bootstrapped meanwhile.
 func (r *Ring) Bootstrap(ctx context.Context) error {
-	_, err := r.store.UpdateKeys(ctx, func(old []keys.Key) ([]keys.Key, error) {
+	ks, _, err := r.store.Keys(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap keys: %w", err)
+	}
+	if _, ok := keys.Current(ks); ok {
+		return r.Reload(ctx)
+	}
+	fresh, err := r.generateKeys(2)
+	if err != nil {
+		return fmt.Errorf("bootstrap keys: %w", err)
+	}
+	_, err = r.store.UpdateKeys(ctx, func(old []keys.Key) ([]keys.Key, error) {
 		if _, ok := keys.Current(old); ok {
 			return nil, errUnchanged
 		}
-		now := r.now()
-		cur, err := keys.Generate(r.alg, now, r.sealer)
-		if err != nil {
-			return nil, err
-		}
-		next, err := keys.Generate(r.alg, now, r.sealer)
-		if err != nil {
-			return nil, err
-		}
-		return append(old, keys.Bootstrap(now, cur, next)...), nil
+		return append(old, keys.Bootstrap(r.now(), fresh[0], fresh[1])...), nil
 	})
 	if err != nil && !errors.Is(err, errUnchanged) {
 		return fmt.Errorf("bootstrap keys: %w", err)

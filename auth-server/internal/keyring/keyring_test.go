@@ -201,3 +201,45 @@ func TestRunPrunesRemovedKeys(t *testing.T) {
 		return len(ks) == 2
 	})
 }
+
+// TestKeysGeneratedOutsideTheTransaction: every key change generates its key material (seconds
+// of RSA-2048 in RS256 mode) before it opens the key set's transaction, as dex's rotation does:
+// while a key is generated, another process can write the key set and commit. Inside the
+// transaction, the generation held the key set's lock, and on SQLite the database's only write
+// lock, so that write waited for it (here: until its deadline).
+func TestKeysGeneratedOutsideTheTransaction(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		ctx, c := context.Background(), &clock{t: time.Now()}
+		r, other := newRing(t, d, c), store.New(d)
+		generated := 0
+		keyring.SetGenerate(r, func(alg string, now time.Time, s *keys.Sealer) (keys.Key, error) {
+			generated++
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			_, err := other.UpdateKeys(wctx, func([]keys.Key) ([]keys.Key, error) { return nil, store.ErrKeysUnchanged })
+			if !errors.Is(err, store.ErrKeysUnchanged) {
+				t.Errorf("another writer of the key set while a key was generated: %v; want it to commit", err)
+			}
+			return keys.Generate(alg, now, s)
+		})
+		for _, tc := range []struct {
+			name string
+			run  func() error
+			keys int // generated
+		}{
+			{"bootstrap", func() error { return r.Bootstrap(ctx) }, 2},
+			{"rotate", func() error { _, err := r.Rotate(ctx, true); return err }, 1},
+			{"revoke", func() error { _, err := r.Revoke(ctx, r.CurrentKID()); return err }, 1},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				generated = 0
+				if err := tc.run(); err != nil {
+					t.Fatal(err)
+				}
+				if generated != tc.keys {
+					t.Errorf("generated %d keys, want %d", generated, tc.keys)
+				}
+			})
+		}
+	})
+}

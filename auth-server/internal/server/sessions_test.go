@@ -297,24 +297,8 @@ func TestNoTokenInTheClearInDatabase(t *testing.T) {
 // dumpDatabase returns every value of every column of every table, as text.
 func dumpDatabase(t *testing.T, d *db.DB) string {
 	t.Helper()
-	type col struct{ Table, Column string }
-	var cols []col
-	q := `SELECT m.name AS "table", p.name AS "column" FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'`
-	if d.Dialect == db.Postgres {
-		q = `SELECT table_name AS "table", column_name AS "column" FROM information_schema.columns WHERE table_schema = current_schema()`
-	}
-	rows, err := d.Query(q)
+	cols, err := d.Columns(t.Context())
 	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var c col
-		if err := rows.Scan(&c.Table, &c.Column); err != nil {
-			t.Fatal(err)
-		}
-		cols = append(cols, c)
-	}
-	if err := rows.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if len(cols) < 10 {

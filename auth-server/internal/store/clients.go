@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
+	"github.com/jwtauth/jwtauth/db"
 )
 
 // ErrClientExists reports a client name already taken (in any letter case).
@@ -66,7 +67,7 @@ func (s *Store) CreateClient(ctx context.Context, c StoredClient, audit AuditEve
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			c.ID, c.Name, conf, c.SecretHash, joined(c.RedirectURIs), joined(c.PostLogoutURIs), joined(c.Grants),
 			joined(c.Scopes), joined(c.DefaultScopes), joined(c.Roles), ms(c.CreatedAt), ms(c.UpdatedAt))
-		if isUniqueViolation(err) {
+		if db.IsUniqueViolation(err) {
 			return ErrClientExists
 		}
 		if err != nil {
@@ -79,7 +80,7 @@ func (s *Store) CreateClient(ctx context.Context, c StoredClient, audit AuditEve
 // ClientByID returns the registered client id, or ErrNotFound.
 func (s *Store) ClientByID(ctx context.Context, id string) (StoredClient, error) {
 	// Prepared once: every token request of a registered client reads its row.
-	ps, err := s.stmt(ctx, s.q(`SELECT `+clientCols+` FROM clients WHERE client_id = ?`))
+	ps, err := s.stmts.Get(ctx, s.q(`SELECT `+clientCols+` FROM clients WHERE client_id = ?`))
 	if err != nil {
 		return StoredClient{}, classify(fmt.Errorf("get client: %w", err))
 	}

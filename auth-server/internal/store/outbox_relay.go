@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-
-	"github.com/jwtauth/jwtauth/db"
 )
 
 // The relay's side of the outbox: claiming due deliveries under a lease, recording their
@@ -66,18 +64,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, target string, now time.Tim
 	if limit <= 0 {
 		return nil, nil
 	}
-	query := claimQuery
-	if s.db.Dialect == db.Postgres {
-		query += " FOR UPDATE OF d SKIP LOCKED"
-	}
-	query = s.q(query)
+	query := s.q(claimQuery + s.db.SkipLocked("d"))
 	var out []Delivery
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if s.db.Dialect == db.Postgres {
-			// See claimQuery: no sort may stand in for an index walk. Reset at commit.
-			if _, err := tx.ExecContext(ctx, `SET LOCAL enable_sort = off`); err != nil {
-				return fmt.Errorf("claim deliveries: %w", err)
-			}
+		// See claimQuery: no sort may stand in for an index walk.
+		if err := s.db.PreferIndexOrder(ctx, tx); err != nil {
+			return fmt.Errorf("claim deliveries: %w", err)
 		}
 		var err error
 		if out, err = scanDeliveries(ctx, tx, query, target, ms(now), limit); err != nil || len(out) == 0 {

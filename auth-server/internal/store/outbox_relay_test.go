@@ -434,10 +434,8 @@ func TestClaimLargeBacklog(t *testing.T) {
 		s := store.New(d)
 		t0 := time.Now().UTC().Truncate(time.Millisecond)
 		userIDs := insertUsers(t, d, users, t0)
-		if d.Dialect == db.Postgres {
-			if _, err := d.Exec(`ANALYZE`); err != nil {
-				t.Fatal(err)
-			}
+		if err := d.Analyze(context.Background()); err != nil {
+			t.Fatal(err)
 		}
 		if n, err := s.EnqueueReplay(context.Background(), []string{"A"}, t0, 500); err != nil || n != users {
 			t.Fatalf("replay = %d, %v; want %d", n, err, users)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
 	"github.com/jwtauth/jwtauth/db"
@@ -77,7 +76,7 @@ type RefreshStep struct {
 // refresh_tokens row, then sessions row. decide may therefore run more than once, so it must
 // only depend on its argument.
 func (s *Store) Refresh(ctx context.Context, hash string, now time.Time, decide func(RefreshState) (RefreshStep, error)) (RefreshState, error) {
-	ps, err := s.stmt(ctx, s.q(refreshSelect))
+	ps, err := s.stmts.Get(ctx, s.q(refreshSelect))
 	if err != nil {
 		return RefreshState{}, err
 	}
@@ -150,16 +149,12 @@ const refreshSelect = `SELECT t.token_hash, t.session_id, t.parent_hash, t.creat
 const childSpentSelect = `SELECT count(*) FROM refresh_tokens WHERE session_id = ? AND parent_hash = ? AND spent_at <> 0`
 
 // lockRefresh locks the row of the token stored under hash, in tx, or gives ErrNotFound. On
-// PostgreSQL it is a statement of its own, so that the state read after it (in READ
-// COMMITTED, a new snapshot per statement) includes everything committed before the lock was
-// granted: the previous holder's spending and child. On SQLite the IMMEDIATE transaction
+// PostgreSQL it is a statement of its own (db.LockRow), so that the state read after it (in
+// READ COMMITTED, a new snapshot per statement) includes everything committed before the lock
+// was granted: the previous holder's spending and child. On SQLite the IMMEDIATE transaction
 // already holds the write lock, and its snapshot starts after it.
 func (s *Store) lockRefresh(ctx context.Context, tx *sqlx.Tx, hash string) error {
-	if s.db.Dialect != db.Postgres {
-		return nil
-	}
-	var got string
-	err := tx.QueryRowxContext(ctx, `SELECT token_hash FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).Scan(&got)
+	err := s.db.LockRow(ctx, tx, s.q(`SELECT token_hash FROM refresh_tokens WHERE token_hash = ?`), hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
@@ -285,13 +280,9 @@ SELECT $5, touch.id, spend.token_hash, $2, $4 FROM spend, touch`
 // alone. It returns errStale, having changed nothing, when either changed meanwhile (or when
 // PostgreSQL aborted the statement to break a deadlock): the caller decides again under lock.
 func (s *Store) rotateIfUnchanged(ctx context.Context, st RefreshState, step RefreshStep, now time.Time) error {
-	if s.db.Dialect == db.Postgres {
-		ps, err := s.stmt(ctx, rotatePG)
-		if err != nil {
-			return err
-		}
-		res, err := ps.ExecContext(ctx, st.Token.Hash, ms(now), step.ChildSealed, ms(step.ChildExpires), step.ChildHash)
-		if isRetryable(err) {
+	if s.db.WritableCTE() {
+		res, err := s.stmts.Exec(ctx, rotatePG, st.Token.Hash, ms(now), step.ChildSealed, ms(step.ChildExpires), step.ChildHash)
+		if db.IsRetryable(err) {
 			return errStale
 		}
 		if err := oneRow(res, err, errStale); err != nil {
@@ -310,27 +301,18 @@ func (s *Store) rotateIfUnchanged(ctx context.Context, st RefreshState, step Ref
 // conflict (serialization failure or deadlock).
 const maxTxAttempts = 3
 
-// inTxRetry is inTx, retried when PostgreSQL chose the transaction as the victim of a
-// serialization failure (40001) or a deadlock (40P01): both are safe to run again from the
-// start. fn must therefore be free of side effects outside tx.
+// inTxRetry is inTx, retried (db.InTxRetry) when the database refused the transaction only
+// because of concurrent ones (db.IsRetryable): on PostgreSQL the victim of a serialization
+// failure (40001) or a deadlock (40P01), on SQLite another process holding the write lock. All
+// are safe to run again from the start; fn must therefore be free of side effects outside tx.
 func (s *Store) inTxRetry(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := s.inTx(ctx, fn)
-		if err == nil || attempt >= maxTxAttempts || !isRetryable(err) || ctx.Err() != nil {
-			return err
-		}
-	}
-}
-
-func isRetryable(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	return classify(s.db.InTxRetry(ctx, maxTxAttempts, fn))
 }
 
 func (s *Store) txExec(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (sql.Result, error) {
-	ps, err := s.stmt(ctx, s.q(q))
+	ps, err := s.stmts.Tx(ctx, tx, s.q(q))
 	if err != nil {
 		return nil, err
 	}
-	return tx.StmtxContext(ctx, ps).ExecContext(ctx, args...)
+	return ps.ExecContext(ctx, args...)
 }

@@ -8,12 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/jwtauth/jwtauth/db"
 )
@@ -29,29 +26,11 @@ var (
 // Store is the auth database.
 type Store struct {
 	db    *db.DB
-	mu    sync.Mutex
-	stmts map[string]*sqlx.Stmt
+	stmts *db.StmtCache // the statements of the hottest path, the refresh
 }
 
 // New returns a Store over an open, migrated database.
-func New(d *db.DB) *Store { return &Store{db: d, stmts: map[string]*sqlx.Stmt{}} }
-
-// stmt returns q prepared once and kept for the Store's life (database/sql re-prepares it on
-// new connections), for the statements of the hottest path: planning them on every call cost
-// PostgreSQL more CPU than running them.
-func (s *Store) stmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st, ok := s.stmts[q]; ok {
-		return st, nil
-	}
-	st, err := s.db.PreparexContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	s.stmts[q] = st
-	return st, nil
-}
+func New(d *db.DB) *Store { return &Store{db: d, stmts: db.NewStmtCache(d)} }
 
 // DB returns the underlying database, for health checks.
 func (s *Store) DB() *db.DB { return s.db }
@@ -85,15 +64,6 @@ func fromMS(v int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(v).UTC()
-}
-
-// isUniqueViolation reports a unique-index conflict on either database.
-func isUniqueViolation(err error) bool {
-	var pe *pq.Error
-	if errors.As(err, &pe) {
-		return pe.Code == "23505"
-	}
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 // classify wraps errors that mean "the database is not there" with ErrUnavailable, so the

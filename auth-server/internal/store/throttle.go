@@ -67,12 +67,18 @@ func (s *Store) ClearThrottle(ctx context.Context, key string) error {
 	return nil
 }
 
-// PruneThrottle deletes counters that neither block nor count any more at now: their window
-// (which runs from the later of its start and the end of its last block) is over.
-func (s *Store) PruneThrottle(ctx context.Context, now time.Time, window time.Duration) error {
-	cut := ms(now.Add(-window))
-	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM login_throttle WHERE blocked_until < ? AND window_start < ?`), cut, cut); err != nil {
-		return classify(fmt.Errorf("prune throttle: %w", err))
+// PruneThrottle deletes the counters whose window started and whose last block ended before
+// before (the caller's policy says when a counter no longer matters: throttle's ForgetBefore),
+// and returns how many it deleted.
+func (s *Store) PruneThrottle(ctx context.Context, before time.Time) (int, error) {
+	cut := ms(before)
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM login_throttle WHERE blocked_until < ? AND window_start < ?`), cut, cut)
+	if err != nil {
+		return 0, classify(fmt.Errorf("prune throttle: %w", err))
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, classify(fmt.Errorf("prune throttle: %w", err))
+	}
+	return int(n), nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/jwtauth/jwtauth/db"
 )
 
 // User is an account of the auth server.
@@ -65,7 +67,7 @@ func (s *Store) CreateUser(ctx context.Context, u User, targets []string) error 
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			u.ID, u.Username, u.Email, u.PasswordHash, u.Version, ms(u.CreatedAt), ms(u.UpdatedAt),
 			joined(u.Roles), ms(u.DisabledAt), ms(u.LastLoginAt))
-		if isUniqueViolation(err) {
+		if db.IsUniqueViolation(err) {
 			return ErrUserExists
 		}
 		if err != nil {
@@ -157,7 +159,7 @@ func (s *Store) updateUser(ctx context.Context, tx *sqlx.Tx, id string, now time
 	u.UpdatedAt = now
 	_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ?, roles = ?, disabled_at = ? WHERE id = ?`),
 		u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), joined(u.Roles), ms(u.DisabledAt), u.ID)
-	if isUniqueViolation(err) {
+	if db.IsUniqueViolation(err) {
 		return User{}, ErrUserExists
 	}
 	if err != nil {

@@ -41,3 +41,11 @@ func (p Policy) Check(account, address Counter, now time.Time) (retryAfter time.
 	b, bBlocked := p.Address.Blocked(address, now)
 	return max(a, b), aBlocked || bBlocked
 }
+
+// ForgetBefore is the instant before which a counter's WindowStart and BlockedUntil must both
+// lie for the counter to be expired ([Rule.Expired]) at now under both rules: it neither
+// blocks nor counts any more, the next failure starts it again, and a store may delete it.
+// The longer window decides, since a store does not know which rule a counter is kept for.
+func (p Policy) ForgetBefore(now time.Time) time.Time {
+	return now.Add(-max(p.Account.Window, p.Address.Window))
+}

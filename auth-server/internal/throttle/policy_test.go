@@ -137,3 +137,31 @@ func TestNoLongLockout(t *testing.T) {
 		t.Error("no run reached the MaxDelay cap; the test does not exercise it")
 	}
 }
+
+// TestPolicyForgetBefore: a counter whose window start and block end both lie before
+// ForgetBefore is expired under both rules; one whose window or block goes on after it is not
+// (the rule with the longer window still counts it), whichever rule has the longer window.
+func TestPolicyForgetBefore(t *testing.T) {
+	short, long := testRule, testRule
+	short.Window, long.Window = time.Minute, time.Hour
+	for _, p := range []Policy{{Account: short, Address: long}, {Account: long, Address: short}} {
+		cut := p.ForgetBefore(t0)
+		tests := []struct {
+			name        string
+			c           Counter
+			wantExpired bool // under both rules
+		}{
+			{"window before the cut", Counter{Failures: 1, WindowStart: cut.Add(-time.Millisecond)}, true},
+			{"block ended before the cut", Counter{Failures: 9, WindowStart: cut.Add(-time.Hour), BlockedUntil: cut.Add(-time.Millisecond)}, true},
+			{"window after the cut", Counter{Failures: 1, WindowStart: cut.Add(time.Millisecond)}, false},
+			{"block ends after the cut", Counter{Failures: 9, WindowStart: cut.Add(-time.Hour), BlockedUntil: cut.Add(time.Second)}, false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if got := p.Account.Expired(tt.c, t0) && p.Address.Expired(tt.c, t0); got != tt.wantExpired {
+					t.Errorf("ForgetBefore = %v: counter %+v expired under both rules = %v, want %v", cut, tt.c, got, tt.wantExpired)
+				}
+			})
+		}
+	}
+}

@@ -32,14 +32,15 @@ type Store struct {
 	db      *db.DB
 	now     func() time.Time
 	newID   func() string
-	getUser *prepared // the read of every /me and /awesome_app
+	stmts   *db.StmtCache
+	getUser string // the read of every /me and /awesome_app, prepared (stmts), rebound
 }
 
 // New returns a Store over an open, migrated database (db.AppSchema). now is the clock of
 // every timestamp the store writes.
 func New(d *db.DB, now func() time.Time) *Store {
 	return &Store{db: d, now: now, newID: newNoteID,
-		getUser: newPrepared(d, `SELECT `+userCols+` FROM app_users WHERE id = ?`)}
+		stmts: db.NewStmtCache(d), getUser: d.Rebind(`SELECT ` + userCols + ` FROM app_users WHERE id = ?`)}
 }
 
 // Ping reports whether the database answers.
@@ -55,15 +56,6 @@ func (s *Store) q(query string) string { return s.db.Rebind(query) }
 // inTx runs fn in a transaction and classifies connection failures as ErrUnavailable.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return classify(s.db.InTx(ctx, fn))
-}
-
-// forShare locks a read row against concurrent writers until the transaction ends. SQLite
-// transactions here are IMMEDIATE and already hold the write lock.
-func (s *Store) forShare() string {
-	if s.db.Dialect == db.Postgres {
-		return " FOR SHARE"
-	}
-	return ""
 }
 
 // ms converts a time to the stored Unix milliseconds.

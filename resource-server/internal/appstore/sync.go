@@ -9,7 +9,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/jwtauth/jwtauth/db"
 	"github.com/jwtauth/jwtauth/internal/syncevent"
 )
 
@@ -18,7 +17,7 @@ import (
 // version check ignores a replay of it.
 const AppliedEventsRetention = 30 * 24 * time.Hour
 
-// syncLockID serialises sync batches on PostgreSQL, so two concurrent batches touching the
+// syncLockID serialises sync batches (db.TxLock), so two concurrent batches touching the
 // same users in different orders cannot deadlock ("jwapps").
 const syncLockID = 0x6a7761707073
 
@@ -72,10 +71,8 @@ func (s *Store) Apply(ctx context.Context, events []syncevent.Event) (Result, er
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res = Result{}
 		now := s.now()
-		if s.db.Dialect == db.Postgres {
-			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(syncLockID)); err != nil {
-				return fmt.Errorf("sync lock: %w", err)
-			}
+		if err := s.db.TxLock(ctx, tx, syncLockID); err != nil {
+			return fmt.Errorf("sync lock: %w", err)
 		}
 		for _, e := range events {
 			changed, err := s.applyEvent(ctx, tx, e, now)

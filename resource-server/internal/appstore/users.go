@@ -57,12 +57,12 @@ func (r *userRow) dest() []any {
 // User returns the user row with id, tombstones included (Deleted set); ErrNotFound when
 // there is none.
 func (s *Store) User(ctx context.Context, id string) (User, error) {
-	st, err := s.getUser.get(ctx, s.db)
+	st, err := s.stmts.Get(ctx, s.getUser)
 	if err != nil {
 		return User{}, classify(fmt.Errorf("get user: %w", err))
 	}
 	var r userRow
-	err = st.QueryRowContext(s.readCtx(ctx), id).Scan(r.dest()...)
+	err = st.QueryRowContext(s.db.PointReadContext(ctx), id).Scan(r.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
@@ -115,7 +115,7 @@ func (s *Store) ensureUserTx(ctx context.Context, tx *sqlx.Tx, who Identity) (Us
 		return User{}, fmt.Errorf("create user: %w", err)
 	}
 	var r userRow
-	if err := tx.GetContext(ctx, &r, s.q(`SELECT `+userCols+` FROM app_users WHERE id = ?`+s.forShare()), who.ID); err != nil {
+	if err := tx.GetContext(ctx, &r, s.q(`SELECT `+userCols+` FROM app_users WHERE id = ?`+s.db.ForShare()), who.ID); err != nil {
 		return User{}, fmt.Errorf("get user: %w", err)
 	}
 	if r.Deleted != 0 {
