@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
-	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/keys"
 )
 
@@ -53,7 +52,6 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		case err != nil:
 			return err
 		}
-		_ = a.store.Audit(ctx, store.AuditEvent{At: now, Event: store.AuditKeyRotated, Detail: fmt.Sprintf("current=%s retired=%s force=%t", res.Current, res.Retired, *force)})
 		fmt.Fprintf(stdout, "rotated: current %s, next %s, retired %s\n", res.Current, res.Next, res.Retired)
 		return nil
 	case "revoke":
@@ -64,7 +62,6 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		if err != nil {
 			return err
 		}
-		_ = a.store.Audit(ctx, store.AuditEvent{At: now, Event: store.AuditKeyRevoked, Detail: "kid=" + res.Revoked})
 		fmt.Fprintf(stdout, "revoked %s: removed from the JWKS; current %s, next %s\n", res.Revoked, res.Current, res.Next)
 		return nil
 	default:

@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/bearer"
-	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
 	"github.com/jwtauth/jwtauth/auth-server/internal/server"
-	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
 	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
@@ -33,10 +30,6 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if a.ring != nil {
 		if err := a.ring.Bootstrap(ctx); err != nil {
 			return err
-		}
-		a.ring.OnAutoRotate = func(ctx context.Context, res keyring.Result) {
-			_ = a.store.Audit(ctx, store.AuditEvent{At: time.Now(), Event: store.AuditKeyRotated,
-				Detail: fmt.Sprintf("current=%s retired=%s automatic=true", res.Current, res.Retired)})
 		}
 		go a.ring.Run(ctx, keyPollInterval)
 	}

@@ -32,7 +32,8 @@ const (
 
 // signHandler is /token for client_credentials without the service: it checks the Basic
 // credentials against BENCH_CLIENT_ID and the SHA-256 BENCH_SECRET_HASH in constant time and
-// signs the same claims (accesstoken.Payload) with an ES256 key of its own.
+// signs the same claims (accesstoken.Payload, for BENCH_ISSUER and BENCH_AUDIENCE) with an
+// ES256 key of its own.
 func signHandler(getenv func(string) string) (http.Handler, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -43,7 +44,7 @@ func signHandler(getenv func(string) string) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	clientID, want := getenv("BENCH_CLIENT_ID"), getenv("BENCH_SECRET_HASH")
+	clientID, want, iss, aud := getenv("BENCH_CLIENT_ID"), getenv("BENCH_SECRET_HASH"), getenv("BENCH_ISSUER"), getenv("BENCH_AUDIENCE")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, secret, ok := r.BasicAuth()
 		sum := sha256.Sum256([]byte(secret))
@@ -52,7 +53,7 @@ func signHandler(getenv func(string) string) (http.Handler, error) {
 			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
 			return
 		}
-		p := accesstoken.Payload{Issuer: issuer, Subject: id, Audience: jwt.Audience{audience}, ID: uuid.NewString(),
+		p := accesstoken.Payload{Issuer: iss, Subject: id, Audience: jwt.Audience{aud}, ID: uuid.NewString(),
 			ClientID: id, Scope: "notes:read", Roles: []string{}}
 		p.SetTimes(time.Now(), 15*time.Minute)
 		tok, err := jwt.Signed(signer).Claims(p).Serialize()

@@ -124,7 +124,7 @@ func (h *harness) clientCredentialsRow(st storeCfg, auth *Proc, id, secret strin
 		}
 	}
 	ceil, err := h.serverCeiling(CeilingSign, "bare client_credentials handler (secret check, go-jose ES256)|bare sign",
-		[]string{"BENCH_CLIENT_ID=" + id, "BENCH_SECRET_HASH=" + hex.EncodeToString(sum[:])},
+		[]string{"BENCH_CLIENT_ID=" + id, "BENCH_SECRET_HASH=" + hex.EncodeToString(sum[:]), "BENCH_ISSUER=" + issuer, "BENCH_AUDIENCE=" + audience},
 		func(addr string) func(int) (Op, error) { return worker(addr, "/token") })
 	if err != nil {
 		return err

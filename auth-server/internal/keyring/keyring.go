@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/keys"
 )
 
@@ -28,7 +29,7 @@ var ErrNoSigningKey = errors.New("no signing key")
 type Store interface {
 	KeySetVersion(ctx context.Context) (int64, error)
 	Keys(ctx context.Context) ([]keys.Key, int64, error)
-	UpdateKeys(ctx context.Context, fn func(old []keys.Key) ([]keys.Key, error)) (int64, error)
+	UpdateKeys(ctx context.Context, fn func(old []keys.Key) ([]keys.Key, error), audit func() store.AuditEvent) (int64, error)
 }
 
 // snapshot is an immutable view of the key set at one version.
@@ -59,9 +60,6 @@ type Ring struct {
 	reloadMu sync.Mutex
 	// OnChange, when set before Run, is called after a reload with the new key set.
 	OnChange func(ks []keys.Key)
-	// OnAutoRotate, when set before Run, is called after this replica rotated automatically
-	// (the audit trail records it).
-	OnAutoRotate func(ctx context.Context, res Result)
 }
 
 // New returns a Ring for keys of algorithm alg, sealed by sealer, under policy.
@@ -146,7 +144,7 @@ func (r *Ring) Bootstrap(ctx context.Context) error {
 			return nil, errUnchanged
 		}
 		return append(old, keys.Bootstrap(r.now(), fresh[0], fresh[1])...), nil
-	})
+	}, nil)
 	if err != nil && !errors.Is(err, errUnchanged) {
 		return fmt.Errorf("bootstrap keys: %w", err)
 	}
@@ -236,7 +234,7 @@ func (r *Ring) prune(ctx context.Context) error {
 			return nil, errUnchanged
 		}
 		return pruned, nil
-	})
+	}, nil)
 	if errors.Is(err, errUnchanged) {
 		return nil
 	}
@@ -265,7 +263,7 @@ func (r *Ring) Run(ctx context.Context, interval time.Duration) {
 			r.log.Warn("key prune failed", "err", err)
 		}
 		if r.policy.RotateEvery > 0 && keys.DueForRotation(r.Keys(), r.now(), r.policy) {
-			res, err := r.Rotate(ctx, false)
+			res, err := r.rotate(ctx, false, true)
 			switch {
 			case errors.Is(err, ErrAlreadyRotated):
 				r.log.Info("automatic rotation done by another replica")
@@ -273,9 +271,6 @@ func (r *Ring) Run(ctx context.Context, interval time.Duration) {
 				r.log.Warn("automatic rotation failed", "err", err)
 			default:
 				r.log.Info("keys rotated automatically", "kid", res.Current, "next", res.Next)
-				if r.OnAutoRotate != nil {
-					r.OnAutoRotate(ctx, res)
-				}
 			}
 		}
 	}

@@ -151,8 +151,6 @@ func TestRunPicksUpChangesAndAutoRotates(t *testing.T) {
 	if err := b.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var audited sync.Map
-	b.OnAutoRotate = func(_ context.Context, res keyring.Result) { audited.Store(res.Current, true) }
 	done := make(chan struct{})
 	go func() { b.Run(ctx, 10*time.Millisecond); close(done) }()
 	defer func() { cancel(); <-done }()
@@ -167,7 +165,12 @@ func TestRunPicksUpChangesAndAutoRotates(t *testing.T) {
 	// Past RotateEvery, b rotates by itself.
 	c.Advance(25 * time.Hour)
 	waitFor(t, "automatic rotation", func() bool { return b.CurrentKID() == res.Next })
-	waitFor(t, "the automatic rotation to be reported", func() bool { _, ok := audited.Load(res.Next); return ok })
+	// Each rotation is in the audit trail, written in its transaction.
+	trail, err := store.New(d).AuditPage(ctx, store.AuditQuery{Type: store.AuditKeyRotated, Limit: 10})
+	if err != nil || len(trail) != 2 || !strings.Contains(trail[0].Detail, "current="+res.Next) ||
+		!strings.Contains(trail[0].Detail, "automatic=true") || !strings.Contains(trail[1].Detail, "automatic=false") {
+		t.Errorf("audit trail of the rotations = %+v, %v", trail, err)
+	}
 }
 
 // A retired key past its removal time is deleted by the running ring.
@@ -216,7 +219,7 @@ func TestKeysGeneratedOutsideTheTransaction(t *testing.T) {
 			generated++
 			wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			_, err := other.UpdateKeys(wctx, func([]keys.Key) ([]keys.Key, error) { return nil, store.ErrKeysUnchanged })
+			_, err := other.UpdateKeys(wctx, func([]keys.Key) ([]keys.Key, error) { return nil, store.ErrKeysUnchanged }, nil)
 			if !errors.Is(err, store.ErrKeysUnchanged) {
 				t.Errorf("another writer of the key set while a key was generated: %v; want it to commit", err)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/keys"
 )
 
@@ -22,8 +23,12 @@ type Result struct {
 // KEY_PUBLISH_AHEAD, unless force. A rotation that another process made while this one was
 // deciding (the signing key changed under it) gives ErrAlreadyRotated, forced or not: two
 // operators (or replicas) rotating at once rotate once. The fresh key is generated before the
-// transaction opens (see generateKeys), and discarded if the rotation does not happen.
-func (r *Ring) Rotate(ctx context.Context, force bool) (Result, error) {
+// transaction opens (see generateKeys), and discarded if the rotation does not happen. The
+// audit event of the rotation is written in its transaction.
+func (r *Ring) Rotate(ctx context.Context, force bool) (Result, error) { return r.rotate(ctx, force, false) }
+
+// rotate is Rotate, audited as automatic or not.
+func (r *Ring) rotate(ctx context.Context, force, automatic bool) (Result, error) {
 	before := ""
 	if s := r.cur.Load(); s != nil {
 		before = s.kid
@@ -45,6 +50,9 @@ func (r *Ring) Rotate(ctx context.Context, force bool) (Result, error) {
 		res = describe(out)
 		res.Retired = cur.KID
 		return out, nil
+	}, func() store.AuditEvent {
+		return store.AuditEvent{At: r.now(), Event: store.AuditKeyRotated,
+			Detail: fmt.Sprintf("current=%s retired=%s force=%t automatic=%t", res.Current, res.Retired, force, automatic)}
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("rotate: %w", err)
@@ -54,7 +62,7 @@ func (r *Ring) Rotate(ctx context.Context, force bool) (Result, error) {
 
 // Revoke takes kid out of the JWKS at once. Revoking the signing key promotes the next key
 // without waiting (an emergency) and publishes a fresh next key, generated before the
-// transaction opens.
+// transaction opens. The audit event of the revocation is written in its transaction.
 func (r *Ring) Revoke(ctx context.Context, kid string) (Result, error) {
 	fresh, err := r.generateKeys(1)
 	if err != nil {
@@ -69,6 +77,8 @@ func (r *Ring) Revoke(ctx context.Context, kid string) (Result, error) {
 		res = describe(out)
 		res.Revoked = kid
 		return out, nil
+	}, func() store.AuditEvent {
+		return store.AuditEvent{At: r.now(), Event: store.AuditKeyRevoked, Detail: "kid=" + kid}
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("revoke %s: %w", kid, err)

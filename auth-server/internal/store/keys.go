@@ -89,8 +89,9 @@ func (s *Store) readKeys(ctx context.Context, tx *sqlx.Tx, lock bool) ([]keys.Ke
 // set's lock it reads the keys, passes them to fn, and writes fn's result (rows missing from
 // the result are deleted). fn sees the state as it is now, so it must re-check its reason to
 // change anything; a replica that lost the race sees the winner's keys. It returns the new
-// version.
-func (s *Store) UpdateKeys(ctx context.Context, fn func(old []keys.Key) ([]keys.Key, error)) (int64, error) {
+// version. When audit is not nil, the event it returns once fn succeeded is written in the
+// same transaction: a key change commits with its audit event or not at all.
+func (s *Store) UpdateKeys(ctx context.Context, fn func(old []keys.Key) ([]keys.Key, error), audit func() AuditEvent) (int64, error) {
 	var version int64
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		old, v, err := s.readKeys(ctx, tx, true)
@@ -113,6 +114,9 @@ func (s *Store) UpdateKeys(ctx context.Context, fn func(old []keys.Key) ([]keys.
 		version = v + 1
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE key_set SET version = ? WHERE id = 1`), version); err != nil {
 			return fmt.Errorf("bump key set: %w", err)
+		}
+		if audit != nil {
+			return s.audit(ctx, tx, audit())
 		}
 		return nil
 	})

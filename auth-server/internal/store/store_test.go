@@ -187,7 +187,7 @@ func TestUpdateKeysSerialises(t *testing.T) {
 					}
 					k.State = keys.StateRetired
 					return append(old, k), nil
-				})
+				}, func() store.AuditEvent { return store.AuditEvent{At: time.Now(), Event: store.AuditKeyRotated} })
 				if err != nil {
 					t.Error(err)
 				}
@@ -202,11 +202,38 @@ func TestUpdateKeysSerialises(t *testing.T) {
 			t.Errorf("sealed key does not survive the round trip: %v", err)
 		}
 		sentinel := errors.New("no change")
-		if _, err := s.UpdateKeys(ctx, func([]keys.Key) ([]keys.Key, error) { return nil, sentinel }); !errors.Is(err, sentinel) {
+		if trail, _ := s.AuditPage(ctx, store.AuditQuery{Type: store.AuditKeyRotated, Limit: 20}); len(trail) != 8 {
+			t.Errorf("%d audit events for 8 key changes, want one each", len(trail))
+		}
+		if _, err := s.UpdateKeys(ctx, func([]keys.Key) ([]keys.Key, error) { return nil, sentinel }, nil); !errors.Is(err, sentinel) {
 			t.Errorf("aborted update: %v", err)
 		}
 		if v2, _ := s.KeySetVersion(ctx); v2 != 8 {
 			t.Errorf("aborted update bumped the version to %d", v2)
+		}
+	})
+}
+
+// A key change commits with its audit event or not at all.
+func TestKeyChangeCommitsWithItsAudit(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		s, ctx := store.New(d), context.Background()
+		sealer, err := keys.NewSealer(make([]byte, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		add := func(old []keys.Key) ([]keys.Key, error) {
+			k, err := keys.Generate("ES256", time.Now(), sealer)
+			return append(old, k), err
+		}
+		if _, err := d.ExecContext(ctx, `ALTER TABLE audit_events RENAME TO audit_events_gone`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.UpdateKeys(ctx, add, func() store.AuditEvent { return store.AuditEvent{At: time.Now(), Event: store.AuditKeyRotated} }); err == nil {
+			t.Fatal("a key change whose audit event cannot be written committed")
+		}
+		if v, err := s.KeySetVersion(ctx); err != nil || v != 0 {
+			t.Errorf("version %d (%v) after the failed change, want 0", v, err)
 		}
 	})
 }
