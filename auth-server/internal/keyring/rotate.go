@@ -25,7 +25,9 @@ type Result struct {
 // operators (or replicas) rotating at once rotate once. The fresh key is generated before the
 // transaction opens (see generateKeys), and discarded if the rotation does not happen. The
 // audit event of the rotation is written in its transaction.
-func (r *Ring) Rotate(ctx context.Context, force bool) (Result, error) { return r.rotate(ctx, force, false) }
+func (r *Ring) Rotate(ctx context.Context, force bool) (Result, error) {
+	return r.rotate(ctx, force, false)
+}
 
 // rotate is Rotate, audited as automatic or not.
 func (r *Ring) rotate(ctx context.Context, force, automatic bool) (Result, error) {
