@@ -96,8 +96,7 @@ func (s *Service) UserByRef(ctx context.Context, ref string) (store.User, error)
 
 // UserPatch is an administrative change of a user; nil fields stay as they are.
 type UserPatch struct {
-	Username *string
-	Email    *string
+	ProfileInput
 	Roles    *[]string
 	Disabled *bool
 }
@@ -105,17 +104,9 @@ type UserPatch struct {
 // UpdateUser applies an administrative change, each part audited with its actor. Disabling
 // ends every session of the user at once.
 func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, in UserPatch) (store.User, error) {
-	var username, email string
-	var err error
-	if in.Username != nil {
-		if username, err = normalizeUsername(*in.Username); err != nil {
-			return store.User{}, err
-		}
-	}
-	if in.Email != nil {
-		if email, err = normalizeEmail(*in.Email); err != nil {
-			return store.User{}, err
-		}
+	profile, err := in.normalized()
+	if err != nil {
+		return store.User{}, err
 	}
 	var roles []string
 	if in.Roles != nil {
@@ -128,18 +119,13 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, in UserPat
 		return store.User{}, err
 	}
 	now := s.now().UTC()
-	if username != "" || email != "" || in.Roles != nil {
+	if !profile.empty() || in.Roles != nil {
 		ev := a.audit(now, store.AuditUserUpdated, u.ID)
 		if in.Roles != nil {
 			ev.Event, ev.Detail = store.AuditUserRoles, "roles="+strings.Join(roles, ",")
 		}
 		u, err = s.store.UpdateUser(ctx, u.ID, now, s.cfg.SyncTargets, func(x *store.User) error {
-			if username != "" {
-				x.Username = username
-			}
-			if email != "" {
-				x.Email = email
-			}
+			profile.apply(x)
 			if in.Roles != nil {
 				x.Roles = roles
 			}

@@ -43,29 +43,49 @@ type ProfileInput struct {
 	Email    *string
 }
 
+// normalized checks and normalizes the fields given (ErrInvalidUsername, ErrInvalidEmail).
+func (in ProfileInput) normalized() (ProfileInput, error) {
+	var out ProfileInput
+	if in.Username != nil {
+		u, err := normalizeUsername(*in.Username)
+		if err != nil {
+			return ProfileInput{}, err
+		}
+		out.Username = &u
+	}
+	if in.Email != nil {
+		e, err := normalizeEmail(*in.Email)
+		if err != nil {
+			return ProfileInput{}, err
+		}
+		out.Email = &e
+	}
+	return out, nil
+}
+
+// apply sets the fields given on u.
+func (in ProfileInput) apply(u *store.User) {
+	if in.Username != nil {
+		u.Username = *in.Username
+	}
+	if in.Email != nil {
+		u.Email = *in.Email
+	}
+}
+
+// empty reports whether in changes nothing.
+func (in ProfileInput) empty() bool { return in.Username == nil && in.Email == nil }
+
 // UpdateProfile applies in to p's user, with the sync event and the audit event in the same
 // transaction. A taken username or email gives ErrUserExists.
 func (s *Service) UpdateProfile(ctx context.Context, p Principal, in ProfileInput, c Client) (store.User, error) {
-	var username, email string
-	var err error
-	if in.Username != nil {
-		if username, err = normalizeUsername(*in.Username); err != nil {
-			return store.User{}, err
-		}
-	}
-	if in.Email != nil {
-		if email, err = normalizeEmail(*in.Email); err != nil {
-			return store.User{}, err
-		}
+	in, err := in.normalized()
+	if err != nil {
+		return store.User{}, err
 	}
 	now := s.now().UTC()
 	u, err := s.store.UpdateUser(ctx, p.UserID, now, s.cfg.SyncTargets, func(u *store.User) error {
-		if username != "" {
-			u.Username = username
-		}
-		if email != "" {
-			u.Email = email
-		}
+		in.apply(u)
 		return nil
 	}, audit(now, store.AuditUserUpdated, p.UserID, p.SessionID, c))
 	switch {

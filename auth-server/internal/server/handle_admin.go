@@ -112,7 +112,7 @@ func (s *Server) handleAdminPatchUser(w http.ResponseWriter, r *http.Request) er
 	if req.Username == nil && req.Email == nil && req.Roles == nil && req.Disabled == nil {
 		return errBadRequest("invalid_request", "give any of disabled, roles, email, username")
 	}
-	in := account.UserPatch{Username: req.Username, Email: req.Email, Roles: req.Roles, Disabled: req.Disabled}
+	in := account.UserPatch{ProfileInput: account.ProfileInput{Username: req.Username, Email: req.Email}, Roles: req.Roles, Disabled: req.Disabled}
 	u, err := s.accounts.UpdateUser(r.Context(), actor(r), mux.Vars(r)["id"], in)
 	if err != nil {
 		return err
