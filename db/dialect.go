@@ -34,6 +34,10 @@ type flavor struct {
 	columns string
 	// analyze refreshes the planner's statistics ("" when the planner uses none).
 	analyze string
+	// prefixLike: PrefixMatch is a LIKE (served by text_pattern_ops indexes); else a range.
+	prefixLike bool
+	// prefixIndexes and dropPrefixIndexes are migration 6 (see PrefixMatch).
+	prefixIndexes, dropPrefixIndexes []string
 }
 
 func postgresFlavor() flavor {
@@ -48,7 +52,14 @@ func postgresFlavor() flavor {
 		cancelablePointReads: true,
 		columns: `SELECT table_name AS "table", column_name AS "column" FROM information_schema.columns
  WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
-		analyze: `ANALYZE`,
+		analyze:    `ANALYZE`,
+		prefixLike: true,
+		// The admin search by username or email prefix (migration 6).
+		prefixIndexes: []string{
+			`CREATE INDEX users_username_prefix_idx ON users (lower(username) text_pattern_ops)`,
+			`CREATE INDEX users_email_prefix_idx ON users (lower(email) text_pattern_ops)`,
+		},
+		dropPrefixIndexes: []string{`DROP INDEX users_email_prefix_idx`, `DROP INDEX users_username_prefix_idx`},
 	}
 }
 

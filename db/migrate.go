@@ -49,7 +49,7 @@ func Migrate(ctx context.Context, d *DB, schema Schema) error {
 	if err != nil {
 		return fmt.Errorf("migrations %s: %w", schema, err)
 	}
-	opts = append(opts, goose.WithStore(store))
+	opts = append(opts, goose.WithStore(store), goose.WithGoMigrations(goMigrations(schema, d.flavor)...))
 	p, err := goose.NewProvider(goose.DialectCustom, d.DB.DB, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations %s: %w", schema, err)

@@ -68,9 +68,9 @@ func signHandler(getenv func(string) string) (http.Handler, error) {
 }
 
 // searchQuery is the admin search's statement (auth-server/internal/store.FindUsers with a
-// prefix and no cursor).
+// prefix and no cursor), its prefix conditions the dialect's (db.PrefixMatch).
 const searchQuery = `SELECT id, username, email, password_hash, version, created_at, updated_at, roles, disabled_at, last_login_at FROM users
- WHERE (lower(username) LIKE ? ESCAPE '\' OR lower(email) LIKE ? ESCAPE '\') ORDER BY lower(username) LIMIT ?`
+ WHERE (%s OR %s) ORDER BY lower(username) LIMIT ?`
 
 // searchHandler answers GET /?q=PREFIX with the users the admin search finds, as JSON, through
 // the same driver and pool size (BENCH_POOL) as the auth server, on BENCH_DB_URL.
@@ -80,7 +80,6 @@ func searchHandler(getenv func(string) string) (http.Handler, io.Closer, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	q := d.Rebind(searchQuery)
 	type row struct {
 		ID          string `db:"id" json:"id"`
 		Username    string `db:"username" json:"username"`
@@ -94,9 +93,12 @@ func searchHandler(getenv func(string) string) (http.Handler, io.Closer, error) 
 		LastLoginAt int64  `db:"last_login_at" json:"last_login_at"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := strings.ToLower(r.URL.Query().Get("q")) + "%"
+		p := strings.ToLower(r.URL.Query().Get("q"))
+		byName, nameArgs := d.PrefixMatch("lower(username)", p)
+		byEmail, emailArgs := d.PrefixMatch("lower(email)", p)
+		q := d.Rebind(fmt.Sprintf(searchQuery, byName, byEmail))
 		var rows []row
-		if err := d.SelectContext(r.Context(), &rows, q, p, p, 50); err != nil {
+		if err := d.SelectContext(r.Context(), &rows, q, append(append(nameArgs, emailArgs...), 50)...); err != nil {
 			http.Error(w, fmt.Sprint(err), http.StatusInternalServerError)
 			return
 		}

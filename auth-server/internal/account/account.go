@@ -64,6 +64,7 @@ type Service struct {
 	log        *slog.Logger
 	now        func() time.Time
 	syncNotify func()
+	clients    *clientCache
 }
 
 // New returns a Service.
@@ -73,7 +74,7 @@ func New(cfg Config, d Deps) *Service {
 		obs = nopObserver{}
 	}
 	return &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, issuer: d.Issuer, verifier: d.Verifier,
-		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify}
+		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache()}
 }
 
 // Client is who is calling: the address and user agent recorded with sessions and in the

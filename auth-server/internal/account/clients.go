@@ -55,7 +55,8 @@ func (s *Service) Clients(ctx context.Context) ([]store.StoredClient, error) {
 	return append([]store.StoredClient{{Client: clients.Builtin()}}, list...), nil
 }
 
-// Client returns a client by id (the built-in one included), or ErrClientNotFound.
+// Client returns a client by id (the built-in one included), or ErrClientNotFound. A
+// registered client is read from the database at most once per clientCacheTTL.
 func (s *Service) Client(ctx context.Context, id string) (store.StoredClient, error) {
 	if id == clients.FirstParty {
 		return store.StoredClient{Client: clients.Builtin()}, nil
@@ -63,9 +64,16 @@ func (s *Service) Client(ctx context.Context, id string) (store.StoredClient, er
 	if uuid.Validate(id) != nil {
 		return store.StoredClient{}, fmt.Errorf("%w: %q", ErrClientNotFound, id)
 	}
+	now := s.now()
+	if c, ok := s.clients.get(id, now); ok {
+		return c, nil
+	}
 	c, err := s.store.ClientByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.StoredClient{}, fmt.Errorf("%w: %q", ErrClientNotFound, id)
+	}
+	if err == nil {
+		s.clients.put(c, now)
 	}
 	return c, err
 }
@@ -87,6 +95,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, a Actor, id string) (s
 	now := s.now().UTC()
 	ev := a.audit(now, store.AuditClientSecret, "")
 	ev.Detail = "client_id=" + id
+	defer s.clients.forget(id)
 	if err := s.store.SetClientSecret(ctx, id, hash, now, ev); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return "", fmt.Errorf("%w: %q", ErrClientNotFound, id)
@@ -108,6 +117,7 @@ func (s *Service) RemoveClient(ctx context.Context, a Actor, id string) (int, er
 	now := s.now().UTC()
 	ev := a.audit(now, store.AuditClientRemoved, "")
 	ev.Detail = "client_id=" + id
+	defer s.clients.forget(id)
 	n, err := s.store.RemoveClient(ctx, id, now, ev)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, fmt.Errorf("%w: %q", ErrClientNotFound, id)

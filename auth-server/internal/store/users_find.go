@@ -16,14 +16,16 @@ type UserQuery struct {
 }
 
 // FindUsers returns one page of users (keyset pagination on the unique lower-cased username,
-// so users created meanwhile are neither skipped nor repeated).
+// so users created meanwhile are neither skipped nor repeated). The prefix condition is the
+// dialect's indexed one (db.PrefixMatch).
 func (s *Store) FindUsers(ctx context.Context, q UserQuery) ([]User, error) {
 	var where []string
 	var args []any
 	if q.Prefix != "" {
-		p := likePrefix(q.Prefix)
-		where = append(where, `(lower(username) LIKE ? ESCAPE '\' OR lower(email) LIKE ? ESCAPE '\')`)
-		args = append(args, p, p)
+		byName, nameArgs := s.db.PrefixMatch("lower(username)", q.Prefix)
+		byEmail, emailArgs := s.db.PrefixMatch("lower(email)", q.Prefix)
+		where = append(where, "("+byName+" OR "+byEmail+")")
+		args = append(append(args, nameArgs...), emailArgs...)
 	}
 	if q.After != "" {
 		where, args = append(where, "lower(username) > ?"), append(args, q.After)
@@ -43,10 +45,4 @@ func (s *Store) FindUsers(ctx context.Context, q UserQuery) ([]User, error) {
 		out[i] = r.user()
 	}
 	return out, nil
-}
-
-// likePrefix is a LIKE pattern matching strings that start with p, its wildcards escaped.
-func likePrefix(p string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(p) + "%"
 }
