@@ -91,7 +91,9 @@ type Principal struct {
 	SessionID string
 	ClientID  string
 	Scope     []string
-	Roles     []string
+	Roles     []string // as the token carries them
+	// CurrentRoles are the user's roles now, read by Authenticate with the session.
+	CurrentRoles []string
 }
 
 // Tokens is a token response: an access token, its lifetime and scopes, and the session's

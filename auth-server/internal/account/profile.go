@@ -10,21 +10,23 @@ import (
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 )
 
-// Authenticate verifies an access token and that its session is still live, so that a log-out
-// or a password change takes effect on this server's own endpoints at once. Anything else gives
-// ErrUnauthenticated.
+// Authenticate verifies an access token and that its session is still live and its user not
+// disabled, so that a log-out, a password change or a disabling takes effect on this server's
+// own endpoints at once; the principal carries the user's current roles, read in the same
+// statement. Anything else gives ErrUnauthenticated.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
 	p, err := s.verifier.VerifyAccess(ctx, token)
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
-	live, err := s.store.SessionLive(ctx, p.SessionID, s.now())
+	u, live, err := s.store.SessionUser(ctx, p.SessionID, s.now())
 	if err != nil {
 		return Principal{}, err
 	}
-	if !live {
+	if !live || u.ID != p.UserID || u.Disabled() {
 		return Principal{}, fmt.Errorf("%w: session ended", ErrUnauthenticated)
 	}
+	p.CurrentRoles = u.Roles
 	return p, nil
 }
 

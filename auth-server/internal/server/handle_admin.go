@@ -14,7 +14,7 @@ import (
 // adminOnly wraps h so that it runs only for an access token with role admin and scope admin.
 func (s *Server) adminOnly(h handlerFunc) http.Handler {
 	return s.authed(func(w http.ResponseWriter, r *http.Request) error {
-		if err := s.accounts.RequireAdmin(r.Context(), principal(r.Context())); err != nil {
+		if err := account.RequireAdmin(principal(r.Context())); err != nil {
 			return err
 		}
 		return h(w, r)

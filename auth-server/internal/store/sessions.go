@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -93,12 +95,31 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, tokenHash strin
 
 // SessionLive reports whether session id exists, is not revoked and has not ended at now.
 func (s *Store) SessionLive(ctx context.Context, id string, now time.Time) (bool, error) {
-	var n int
-	err := s.db.GetContext(ctx, &n, s.q(`SELECT count(*) FROM sessions WHERE id = ? AND `+liveSession), id, ms(now), ms(now))
+	_, live, err := s.SessionUser(ctx, id, now)
+	return live, err
+}
+
+// SessionUser reads, in one prepared statement, whether session id is live at now (exists,
+// not revoked, not past its end) and, when it is, its user's current roles and disabled time:
+// what the auth server's Bearer endpoints check on every request.
+func (s *Store) SessionUser(ctx context.Context, id string, now time.Time) (User, bool, error) {
+	ps, err := s.stmts.Get(ctx, s.q(`SELECT u.id, u.roles, u.disabled_at FROM sessions s JOIN users u ON u.id = s.user_id
+ WHERE s.id = ? AND s.revoked_at = 0 AND s.expires_at > ? AND (s.idle_expires_at = 0 OR s.idle_expires_at > ?)`))
 	if err != nil {
-		return false, classify(fmt.Errorf("session live: %w", err))
+		return User{}, false, classify(fmt.Errorf("session user: %w", err))
 	}
-	return n > 0, nil
+	var u User
+	var roles string
+	var disabled int64
+	err = ps.QueryRowxContext(ctx, id, ms(now), ms(now)).Scan(&u.ID, &roles, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, false, nil
+	}
+	if err != nil {
+		return User{}, false, classify(fmt.Errorf("session user: %w", err))
+	}
+	u.Roles, u.DisabledAt = roleList(roles), fromMS(disabled)
+	return u, true, nil
 }
 
 // ListSessions returns the user's live sessions at now (not revoked, not past their end nor
