@@ -73,16 +73,6 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// throttleAddress is the client address as login throttling counts it: an IPv4 address, or
-// the /64 of an IPv6 address (one host usually holds a whole /64).
-func throttleAddress(r *http.Request) string {
-	ip := net.ParseIP(clientIP(r))
-	if ip == nil || ip.To4() != nil {
-		return clientIP(r)
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
-
 func userAgent(r *http.Request) string {
 	ua := r.Header.Get("User-Agent")
 	if len(ua) > 256 {

@@ -3,7 +3,6 @@
 package server
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -78,5 +77,3 @@ type ctxKey int
 
 const ctxPrincipal ctxKey = 0
 
-// requestID is the id the middleware gave the request ("" outside it).
-func requestID(ctx context.Context) string { return httpapi.RequestID(ctx) }
