@@ -76,4 +76,3 @@ func (s *Server) handleOAuth(h handlerFunc) http.Handler { return s.oauth.Handle
 type ctxKey int
 
 const ctxPrincipal ctxKey = 0
-
