@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -225,13 +226,15 @@ type rfCell struct {
 // rfDump reads every text and blob value of every table.
 func rfDump(t *testing.T, d *db.DB) []rfCell {
 	t.Helper()
-	q := `SELECT name FROM sqlite_master WHERE type = 'table'`
-	if d.Dialect == db.Postgres {
-		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
+	cols, err := d.Columns(context.Background())
+	if err != nil {
+		t.Fatalf("list tables: %v", err)
 	}
 	var tables []string
-	if err := d.Select(&tables, q); err != nil {
-		t.Fatalf("list tables: %v", err)
+	for _, c := range cols {
+		if len(tables) == 0 || tables[len(tables)-1] != c.Table {
+			tables = append(tables, c.Table)
+		}
 	}
 	var out []rfCell
 	for _, table := range tables {

@@ -53,7 +53,7 @@ func tourAuthErrors(t *testing.T, c *Client, authURL string, u account) {
 	c.PostJSON(authURL+"/signup", big, invalid()).Want(t, http.StatusRequestEntityTooLarge)
 	c.PostJSON(authURL+"/login", map[string]string{"username": u.Username, "password": "wrong password"}).
 		Want(t, http.StatusUnauthorized)
-	c.PostForm(authURL+"/token", url.Values{"grant_type": {"client_credentials"}}, invalid()).Want(t, http.StatusBadRequest)
+	c.PostForm(authURL+"/token", url.Values{"grant_type": {"implicit"}}, invalid()).Want(t, http.StatusBadRequest)
 	c.PostJSON(authURL+"/refresh", map[string]string{"refresh_token": "not-a-token"}).Want(t, http.StatusBadRequest)
 	c.Get(authURL+"/sessions", bearer("not.a.token")).Want(t, http.StatusUnauthorized)
 	c.Get(authURL+"/me", invalid()).Want(t, http.StatusUnauthorized)
