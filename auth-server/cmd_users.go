@@ -33,64 +33,53 @@ func usersCommand(ctx context.Context, cfg config, log *slog.Logger, args []stri
 	}
 	defer a.close()
 	svc := a.accounts(log)
-	one := func() (string, error) {
-		if len(o.args) != 1 {
-			return "", fmt.Errorf("users %s: want exactly one NAME or ID", args[0])
-		}
-		return o.args[0], nil
-	}
 	switch args[0] {
 	case "list":
 		return listUsers(ctx, svc, o.last("query"), o.bools["json"], stdout)
-	case "show":
-		ref, err := one()
-		if err != nil {
-			return err
+	case "create":
+		return createUser(ctx, svc, o, stdin, stdout)
+	case "role":
+		return roleCommand(ctx, svc, o.args, stdout)
+	case "show", "disable", "enable", "delete", "logout":
+		if len(o.args) != 1 {
+			return fmt.Errorf("users %s: want exactly one NAME or ID", args[0])
 		}
+		return userCommand(ctx, svc, args[0], o.args[0], o.bools["json"], stdout)
+	default:
+		return fmt.Errorf("users: unknown subcommand %q (%s)", args[0], strings.TrimPrefix(usersUsage, "users: "))
+	}
+}
+
+// userCommand runs one of the subcommands that name one user (by name, email or id).
+func userCommand(ctx context.Context, svc *account.Service, cmd, ref string, asJSON bool, stdout io.Writer) error {
+	switch cmd {
+	case "show":
 		u, err := svc.UserByRef(ctx, ref)
 		if err != nil {
 			return err
 		}
-		return printUser(stdout, u, o.bools["json"])
-	case "create":
-		return createUser(ctx, svc, o, stdin, stdout)
+		return printUser(stdout, u, asJSON)
 	case "disable", "enable":
-		ref, err := one()
-		if err != nil {
-			return err
-		}
-		disabled := args[0] == "disable"
+		disabled := cmd == "disable"
 		u, err := svc.UpdateUser(ctx, account.CLI, ref, account.UserPatch{Disabled: &disabled})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%sd %s (every session of a disabled user is ended)\n", args[0], u.Username)
+		fmt.Fprintf(stdout, "%sd %s (every session of a disabled user is ended)\n", cmd, u.Username)
 		return nil
 	case "delete":
-		ref, err := one()
-		if err != nil {
-			return err
-		}
 		if err := svc.DeleteUser(ctx, account.CLI, ref); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "deleted %s, its sessions and (through sync) its app data\n", ref)
 		return nil
-	case "role":
-		return roleCommand(ctx, svc, o.args, stdout)
-	case "logout":
-		ref, err := one()
-		if err != nil {
-			return err
-		}
+	default: // logout
 		n, err := svc.LogoutEverywhere(ctx, account.CLI, ref)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "ended %d session(s) of %s\n", n, ref)
 		return nil
-	default:
-		return fmt.Errorf("users: unknown subcommand %q (%s)", args[0], strings.TrimPrefix(usersUsage, "users: "))
 	}
 }
 
