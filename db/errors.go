@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/lib/pq"
@@ -78,4 +79,20 @@ func IsUnavailable(err error) bool {
 		}
 	}
 	return false
+}
+
+// ErrUnavailable marks a failure to reach the database, as opposed to a bad query: a server
+// answers 503 for it (and retries later), 500 for the rest.
+var ErrUnavailable = errors.New("database unavailable")
+
+// Classify wraps an error that means the database is not there (IsUnavailable) with
+// ErrUnavailable, once; other errors, and nil, are returned as they are.
+func Classify(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	if IsUnavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
 }

@@ -19,8 +19,9 @@ import (
 var (
 	ErrNotFound   = errors.New("not found")
 	ErrUserExists = errors.New("user exists")
-	// ErrUnavailable marks a failure to reach the database, as opposed to a bad query.
-	ErrUnavailable = errors.New("database unavailable")
+	// ErrUnavailable marks a failure to reach the database, as opposed to a bad query
+	// (db.ErrUnavailable).
+	ErrUnavailable = db.ErrUnavailable
 )
 
 // Store is the auth database.
@@ -66,14 +67,6 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-// classify wraps errors that mean "the database is not there" with ErrUnavailable, so the
-// HTTP layer answers 503 for them and 500 for the rest.
-func classify(err error) error {
-	if err == nil || errors.Is(err, ErrUnavailable) {
-		return err
-	}
-	if db.IsUnavailable(err) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return err
-}
+// classify wraps errors that mean "the database is not there" with ErrUnavailable
+// (db.Classify).
+func classify(err error) error { return db.Classify(err) }

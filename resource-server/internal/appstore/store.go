@@ -23,8 +23,9 @@ var (
 	ErrUserDeleted = errors.New("user deleted")
 	// ErrInvalidEvent: a sync event is malformed (unknown type, missing id, negative version…).
 	ErrInvalidEvent = errors.New("invalid sync event")
-	// ErrUnavailable marks a failure to reach the database, as opposed to a bad query.
-	ErrUnavailable = errors.New("database unavailable")
+	// ErrUnavailable marks a failure to reach the database, as opposed to a bad query
+	// (db.ErrUnavailable).
+	ErrUnavailable = db.ErrUnavailable
 )
 
 // Store is the app database.
@@ -64,14 +65,6 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 // fromMS converts stored Unix milliseconds back to UTC.
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
-// classify wraps errors that mean "the database is not there" with ErrUnavailable, so the
-// HTTP layer answers 503 for them and 500 for the rest.
-func classify(err error) error {
-	if err == nil || errors.Is(err, ErrUnavailable) {
-		return err
-	}
-	if db.IsUnavailable(err) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return err
-}
+// classify wraps errors that mean "the database is not there" with ErrUnavailable
+// (db.Classify).
+func classify(err error) error { return db.Classify(err) }
