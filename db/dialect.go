@@ -34,6 +34,9 @@ type flavor struct {
 	columns string
 	// analyze refreshes the planner's statistics ("" when the planner uses none).
 	analyze string
+	// activeQueries lists the longest-running statements of other sessions ($1 of them);
+	// endOthers ends them ("" when the dialect has no such view).
+	activeQueries, endOthers string
 	// prefixLike: PrefixMatch is a LIKE (served by text_pattern_ops indexes); else a range.
 	prefixLike bool
 	// prefixIndexes and dropPrefixIndexes are migration 6 (see PrefixMatch).
@@ -178,3 +181,37 @@ func (d *DB) Analyze(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ActiveQuery is a statement running on the database, for diagnostics.
+type ActiveQuery struct {
+	Secs  float64 `db:"secs"`
+	Query string  `db:"query"`
+}
+
+// ActiveQueries lists up to n of the longest-running statements of other sessions on this
+// database (PostgreSQL's pg_stat_activity), for diagnostics; SQLite has none to show.
+func (d *DB) ActiveQueries(ctx context.Context, n int) ([]ActiveQuery, error) {
+	if d.flavor.activeQueries == "" {
+		return nil, nil
+	}
+	var out []ActiveQuery
+	if err := d.SelectContext(ctx, &out, d.flavor.activeQueries, n); err != nil {
+		return nil, fmt.Errorf("active queries: %w", err)
+	}
+	return out, nil
+}
+
+// EndOtherSessions ends every other session's statement on this database (PostgreSQL keeps
+// running a query whose client went away), for benchmarks between phases; nothing on SQLite.
+func (d *DB) EndOtherSessions(ctx context.Context) error {
+	if d.flavor.endOthers == "" {
+		return nil
+	}
+	_, err := d.DB.ExecContext(ctx, d.flavor.endOthers)
+	return err
+}
+
+// PlansWithStatistics reports whether the planner chooses plans by table statistics (Analyze
+// gathers them): tests of plans that go wrong on stale statistics need a workload large
+// enough to show it there.
+func (d *DB) PlansWithStatistics() bool { return d.flavor.analyze != "" }

@@ -11,9 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/jmoiron/sqlx"
 
 	"github.com/jwtauth/jwtauth/db"
 )
@@ -76,37 +73,18 @@ func (h *harness) cli(st storeCfg, sync, stdin string, args ...string) (string, 
 	return string(out), nil
 }
 
-// fillUsers inserts n users adm000000… straight through SQL, 500 a statement, the way an
-// import would: the admin search's data, not a test of signup.
+// fillUsers inserts n users adm000000… and refreshes the planner's statistics, as a
+// database that grew to this size would have them (PostgreSQL's autovacuum takes up to a
+// minute to gather them after a bulk load).
 func fillUsers(ctx context.Context, url string, n int) error {
 	d, err := db.Open(ctx, url, 2)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	now := time.Now().UnixMilli()
-	const batch = 500
-	for start := 0; start < n; start += batch {
-		var sb strings.Builder
-		sb.WriteString(`INSERT INTO users (id, username, email, password_hash, version, created_at, updated_at) VALUES `)
-		args := make([]any, 0, 7*batch)
-		for i := start; i < min(start+batch, n); i++ {
-			if i > start {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			name := fmt.Sprintf("adm%06d", i)
-			args = append(args, fmt.Sprintf("00000000-0000-4000-8000-%012d", i), name, name+"@bench.example", "x", 1, now, now)
-		}
-		if err := d.InTx(ctx, func(tx *sqlx.Tx) error {
-			_, err := tx.ExecContext(ctx, d.Rebind(sb.String()), args...)
-			return err
-		}); err != nil {
-			return fmt.Errorf("fill users: %w", err)
-		}
+	if err := insertUsers(ctx, d, "adm%06d", n); err != nil {
+		return err
 	}
-	// As a database that grew to this size would have: the planner's statistics (PostgreSQL's
-	// autovacuum takes up to a minute to gather them after a bulk load).
 	return d.Analyze(ctx)
 }
 

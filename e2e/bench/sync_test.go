@@ -35,7 +35,7 @@ func (h *harness) syncReplay(st storeCfg, rs *Proc) (int, Figure, []string, erro
 		return 0, Figure{}, nil, err
 	}
 	defer ad.Close()
-	if err := insertUsers(ctx, ad, syncUsers); err != nil {
+	if err := insertUsers(ctx, ad, "sync%05d", syncUsers); err != nil {
 		return 0, Figure{}, nil, err
 	}
 	app, err := db.Open(ctx, st.AppURL, 2)
@@ -73,33 +73,23 @@ func (h *harness) syncReplay(st storeCfg, rs *Proc) (int, Figure, []string, erro
 // syncWait bounds the sync row, so a slow relay cannot push `make bench` past its budget.
 const syncWait = 60 * time.Second
 
-// activeQueries lists the auth database's longest-running statements (PostgreSQL only), to
-// show where a stalled relay waits.
+// activeQueries lists the auth database's longest-running statements, to show where a
+// stalled relay waits (PostgreSQL only: db.ActiveQueries).
 func activeQueries(ctx context.Context, d *db.DB) []string {
-	if d.Dialect != db.Postgres {
-		return nil
-	}
-	var rows []struct {
-		Secs  float64 `db:"secs"`
-		Query string  `db:"query"`
-	}
-	err := d.SelectContext(ctx, &rows, `SELECT extract(epoch FROM now() - query_start)::float8 AS secs,
-  left(regexp_replace(query, '\s+', ' ', 'g'), 300) AS query
-FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()
-ORDER BY query_start LIMIT 3`)
+	qs, err := d.ActiveQueries(ctx, 3)
 	if err != nil {
-		return []string{fmt.Sprintf("pg_stat_activity: %v", err)}
+		return []string{fmt.Sprintf("active queries: %v", err)}
 	}
-	out := make([]string, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, fmt.Sprintf("pg_stat_activity at the deadline: running for %.1f s: `%s`", r.Secs, r.Query))
+	out := make([]string, 0, len(qs))
+	for _, q := range qs {
+		out = append(out, fmt.Sprintf("pg_stat_activity at the deadline: running for %.1f s: `%s`", q.Secs, q.Query))
 	}
 	return out
 }
 
-// insertUsers writes n users named sync<i> straight into the auth database (they never log
-// in, so a placeholder hash will do), in batches.
-func insertUsers(ctx context.Context, d *db.DB, n int) error {
+// insertUsers writes n users named fmt.Sprintf(format, i) straight into the auth database
+// (they never log in, so a placeholder hash will do), 500 a statement, as an import would.
+func insertUsers(ctx context.Context, d *db.DB, format string, n int) error {
 	const batch = 500
 	now := time.Now().UnixMilli()
 	for from := 0; from < n; from += batch {
@@ -113,7 +103,7 @@ func insertUsers(ctx context.Context, d *db.DB, n int) error {
 				q.WriteString(", ")
 			}
 			q.WriteString("(?, ?, ?, ?, 1, ?, ?)")
-			name := fmt.Sprintf("sync%05d", i)
+			name := fmt.Sprintf(format, i)
 			args = append(args, uuid.NewString(), name, name+"@bench.example", "bench-placeholder", now, now)
 		}
 		if _, err := d.ExecContext(ctx, d.Rebind(q.String()), args...); err != nil {
@@ -151,11 +141,7 @@ func (h *harness) quiesce(st storeCfg) error {
 		return err
 	}
 	defer d.Close()
-	if d.Dialect != db.Postgres {
-		return nil
-	}
-	if _, err := d.ExecContext(h.ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+	if err := d.EndOtherSessions(h.ctx); err != nil {
 		return fmt.Errorf("end leftover queries: %w", err)
 	}
 	return nil

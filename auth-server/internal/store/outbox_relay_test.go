@@ -427,9 +427,9 @@ func insertUsers(t testing.TB, d *db.DB, n int, at time.Time) []string {
 // (a pure-Go driver, slow under -race) gets a smaller backlog; its planner has no statistics.
 func TestClaimLargeBacklog(t *testing.T) {
 	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
-		users, batch := 5000, 100
-		if d.Dialect != db.Postgres {
-			users = 1000
+		users, batch := 1000, 100
+		if d.PlansWithStatistics() {
+			users = 5000
 		}
 		s := store.New(d)
 		t0 := time.Now().UTC().Truncate(time.Millisecond)
