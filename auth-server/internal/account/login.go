@@ -163,14 +163,10 @@ func (s *Service) newGate(acctKey string, c Client) gate {
 	return gate{s: s, acct: acctKey, addr: addressKey(c.IP), client: c}
 }
 
-// check reads both counters and gives a *ThrottledError when either blocks now; the refusal
+// check reads both counters (in one statement) and gives a *ThrottledError when either blocks now; the refusal
 // is audited (with login as its detail).
 func (g *gate) check(ctx context.Context, login string) error {
-	acct, err := g.s.store.ThrottleCounter(ctx, g.acct)
-	if err != nil {
-		return err
-	}
-	addr, err := g.s.store.ThrottleCounter(ctx, g.addr)
+	acct, addr, err := g.s.store.ThrottleCounters(ctx, g.acct, g.addr)
 	if err != nil {
 		return err
 	}

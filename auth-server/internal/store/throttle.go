@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -24,15 +22,42 @@ func (r throttleRow) counter() throttle.Counter {
 
 // ThrottleCounter returns the failure counter stored under key (a zero counter when none).
 func (s *Store) ThrottleCounter(ctx context.Context, key string) (throttle.Counter, error) {
-	var r throttleRow
-	err := s.db.GetContext(ctx, &r, s.q(`SELECT failures, window_start, blocked_until FROM login_throttle WHERE throttle_key = ?`), key)
-	if errors.Is(err, sql.ErrNoRows) {
-		return throttle.Counter{}, nil
-	}
+	c, _, err := s.ThrottleCounters(ctx, key, key)
+	return c, err
+}
+
+// ThrottleCounters returns the counters stored under the keys a and b (zero counters when
+// none) in one prepared statement: a log-in checks its account's and its address's at once.
+func (s *Store) ThrottleCounters(ctx context.Context, a, b string) (throttle.Counter, throttle.Counter, error) {
+	ps, err := s.stmts.Get(ctx, s.q(`SELECT throttle_key, failures, window_start, blocked_until FROM login_throttle WHERE throttle_key IN (?, ?)`))
 	if err != nil {
-		return throttle.Counter{}, classify(fmt.Errorf("read throttle: %w", err))
+		return throttle.Counter{}, throttle.Counter{}, classify(fmt.Errorf("read throttle: %w", err))
 	}
-	return r.counter(), nil
+	rows, err := ps.QueryxContext(ctx, a, b)
+	if err != nil {
+		return throttle.Counter{}, throttle.Counter{}, classify(fmt.Errorf("read throttle: %w", err))
+	}
+	defer rows.Close()
+	var ca, cb throttle.Counter
+	for rows.Next() {
+		var r struct {
+			Key string `db:"throttle_key"`
+			throttleRow
+		}
+		if err := rows.StructScan(&r); err != nil {
+			return throttle.Counter{}, throttle.Counter{}, classify(fmt.Errorf("read throttle: %w", err))
+		}
+		if r.Key == a {
+			ca = r.counter()
+		}
+		if r.Key == b {
+			cb = r.counter()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return throttle.Counter{}, throttle.Counter{}, classify(fmt.Errorf("read throttle: %w", err))
+	}
+	return ca, cb, nil
 }
 
 // RecordFailure replaces the counter under each key by fail(old), atomically, so replicas

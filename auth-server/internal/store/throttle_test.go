@@ -64,3 +64,35 @@ func TestPruneThrottle(t *testing.T) {
 		}
 	})
 }
+
+// ThrottleCounters reads two counters at once, each under its own key, zero when absent.
+func TestThrottleCounters(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		s, ctx := store.New(d), context.Background()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		set := func(key string, c throttle.Counter) throttle.Counter {
+			if key == "account:a" {
+				return throttle.Counter{Failures: 3, WindowStart: now}
+			}
+			return throttle.Counter{Failures: 7, WindowStart: now, BlockedUntil: now.Add(time.Minute)}
+		}
+		if err := s.RecordFailure(ctx, set, store.AuditEvent{At: now, Event: store.AuditLoginFailure}, "account:a", "address:b"); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			a, b       string
+			fa, fb     int
+			blockedInB bool
+		}{
+			{"account:a", "address:b", 3, 7, true},
+			{"address:b", "account:a", 7, 3, false},
+			{"account:a", "address:none", 3, 0, false},
+			{"account:none", "account:none", 0, 0, false},
+		} {
+			ca, cb, err := s.ThrottleCounters(ctx, tc.a, tc.b)
+			if err != nil || ca.Failures != tc.fa || cb.Failures != tc.fb || !cb.BlockedUntil.IsZero() != tc.blockedInB {
+				t.Errorf("ThrottleCounters(%s, %s) = %+v, %+v, %v", tc.a, tc.b, ca, cb, err)
+			}
+		}
+	})
+}
