@@ -68,6 +68,17 @@ func RunChild(mode string, getenv func(string) string, stdout, stderr io.Writer)
 		return runJob(getenv, stdout, func(int) (Op, error) { return hashOp(p), nil }, runtime.GOMAXPROCS(0))
 	case CeilingRefreshTx:
 		return runRefreshTx(getenv, stdout)
+	case CeilingAwesome:
+		key, err := parsePublicJWK([]byte(getenv("BENCH_JWK")))
+		if err != nil {
+			return err
+		}
+		h, d, err := awesomeHandler(getenv, bareVerifier(key, getenv("BENCH_ISSUER"), strings.Split(getenv("BENCH_AUDIENCE"), ",")))
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		return serveCeiling(stderr, h)
 	case CeilingSign:
 		h, err := signHandler(getenv)
 		if err != nil {
@@ -109,8 +120,22 @@ func serveCeiling(stderr io.Writer, h http.Handler) error {
 // verifyHandler verifies the Bearer token with go-jose alone (ES256, the expected iss and aud,
 // exp/nbf/iat with 30 s leeway) and answers its claims as JSON: /whoami without the service.
 func verifyHandler(key jose.JSONWebKey, issuer string, audience []string) http.Handler {
-	algs := []jose.SignatureAlgorithm{jose.ES256}
+	verify := bareVerifier(key, issuer, audience)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, ok := verify(w, r)
+		if !ok {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(c)
+	})
+}
+
+// bareVerifier returns the ceilings' token check: go-jose alone, ES256, the expected iss and
+// aud, exp/nbf/iat with the default leeway. It answers 401 itself when the token fails.
+func bareVerifier(key jose.JSONWebKey, issuer string, audience []string) func(w http.ResponseWriter, r *http.Request) (accesstoken.Payload, bool) {
+	algs := []jose.SignatureAlgorithm{jose.ES256}
+	return func(w http.ResponseWriter, r *http.Request) (accesstoken.Payload, bool) {
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		tok, err := jwt.ParseSigned(raw, algs)
 		var c accesstoken.Payload
@@ -124,11 +149,10 @@ func verifyHandler(key jose.JSONWebKey, issuer string, audience []string) http.H
 		if !ok || err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			http.Error(w, "invalid token", http.StatusUnauthorized)
-			return
+			return accesstoken.Payload{}, false
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(c)
-	})
+		return c, true
+	}
 }
 
 // Argon2 are argon2id cost parameters, as ARGON2_PARAMS gives them.
