@@ -36,7 +36,6 @@ type Store interface {
 type snapshot struct {
 	version int64
 	all     []keys.Key
-	public  map[string]jose.JSONWebKey // published keys by kid
 	signing jose.SigningKey
 	kid     string
 	alg     string
@@ -91,17 +90,6 @@ func (r *Ring) JWKS() ([]byte, string) {
 		return []byte(`{"keys":[]}`), `"empty"`
 	}
 	return s.jwks, s.etag
-}
-
-// VerificationKey returns the published public key with kid, for checking the server's own
-// access tokens.
-func (r *Ring) VerificationKey(kid string) (jose.JSONWebKey, bool) {
-	s := r.cur.Load()
-	if s == nil {
-		return jose.JSONWebKey{}, false
-	}
-	k, ok := s.public[kid]
-	return k, ok
 }
 
 // Keys returns the loaded key set.
@@ -184,14 +172,6 @@ func (r *Ring) build(ks []keys.Key, version int64) (*snapshot, error) {
 		s.signing, s.kid, s.alg = sk, cur.KID, cur.Alg
 	}
 	published := keys.Published(ks, now, r.policy)
-	s.public = make(map[string]jose.JSONWebKey, len(published))
-	for _, k := range published {
-		var jwk jose.JSONWebKey
-		if err := jwk.UnmarshalJSON(k.PublicJWK); err != nil {
-			return nil, fmt.Errorf("key %s: public jwk: %w", k.KID, err)
-		}
-		s.public[k.KID] = jwk
-	}
 	doc, err := keys.JWKS(published)
 	if err != nil {
 		return nil, fmt.Errorf("render jwks: %w", err)

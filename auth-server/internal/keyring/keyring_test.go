@@ -81,14 +81,11 @@ func TestBootstrapRotateRevoke(t *testing.T) {
 			t.Errorf("b after reload: %s %v", b.CurrentKID(), err)
 		}
 		// The retired key is still published, so its tokens still verify.
-		if _, ok := a.VerificationKey(first); !ok {
+		if body, _ := a.JWKS(); !strings.Contains(string(body), first) {
 			t.Error("retired key left the JWKS at once")
 		}
 		if _, err := a.Revoke(ctx, first); err != nil {
 			t.Fatal(err)
-		}
-		if _, ok := a.VerificationKey(first); ok {
-			t.Error("revoked key still published")
 		}
 		if body, _ := a.JWKS(); strings.Contains(string(body), first) {
 			t.Error("revoked kid in the JWKS")

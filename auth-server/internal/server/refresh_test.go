@@ -183,7 +183,7 @@ func TestRefreshReplayAndReuse(t *testing.T) {
 		if me := e.do("GET", "/me", nil, bearer(rp.str("access_token"))...); me.Status != http.StatusUnauthorized {
 			t.Errorf("/me with an access token of the revoked session: %d, want 401", me.Status)
 		}
-		if live, err := e.store.SessionLive(context.Background(), sid, e.clock.Now()); err != nil || live {
+		if _, live, err := e.store.SessionUser(context.Background(), sid, e.clock.Now()); err != nil || live {
 			t.Errorf("session live = %v, %v after reuse", live, err)
 		}
 		// The other session of the same user keeps working.

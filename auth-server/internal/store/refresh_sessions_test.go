@@ -52,8 +52,8 @@ func TestSessionsListAndRevoke(t *testing.T) {
 			id   string
 			want bool
 		}{{live.ID, true}, {idle.ID, false}, {ended.ID, false}, {gone.ID, false}, {"unknown", false}} {
-			if ok, err := f.s.SessionLive(ctx, tc.id, f.now); err != nil || ok != tc.want {
-				t.Errorf("SessionLive(%s) = %v, %v; want %v", tc.id, ok, err, tc.want)
+			if _, ok, err := f.s.SessionUser(ctx, tc.id, f.now); err != nil || ok != tc.want {
+				t.Errorf("SessionUser(%s) live = %v, %v; want %v", tc.id, ok, err, tc.want)
 			}
 		}
 		if !hasAuditEvent(t, f.s, f.user.ID, store.AuditSessionEnded, "") {
@@ -98,7 +98,7 @@ func TestRevokeUserSessionsAndChangePassword(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Errorf("RevokeUserSessions = %d, %v; want 1", n, err)
 		}
-		if ok, _ := f.s.SessionLive(ctx, theirs.ID, f.now); !ok {
+		if _, ok, _ := f.s.SessionUser(ctx, theirs.ID, f.now); !ok {
 			t.Error("another user's session was revoked")
 		}
 	})

@@ -93,12 +93,6 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, tokenHash strin
 	})
 }
 
-// SessionLive reports whether session id exists, is not revoked and has not ended at now.
-func (s *Store) SessionLive(ctx context.Context, id string, now time.Time) (bool, error) {
-	_, live, err := s.SessionUser(ctx, id, now)
-	return live, err
-}
-
 // SessionUser reads, in one prepared statement, whether session id is live at now (exists,
 // not revoked, not past its end) and, when it is, its user's current roles and disabled time:
 // what the auth server's Bearer endpoints check on every request.
