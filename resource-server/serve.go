@@ -42,12 +42,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	metrics := server.NewMetrics(httpapi.NewRegistry(collectors.NewDBStatsCollector(d.DB.DB, "app")))
 	warnUnusedSettings(cfg, log)
 	store := appstore.New(d, time.Now)
-	deny := denylist.New(denylist.Config{Leeway: cfg.Leeway}, store, metrics, log.With("component", "deny-list"), time.Now)
+	vc := verifierConfig(cfg, log, metrics)
+	// Entries are kept as long as the verifier would accept their tokens: expiry plus leeway.
+	deny := denylist.New(denylist.Config{Leeway: vc.Leeway}, store, metrics, log.With("component", "deny-list"), time.Now)
 	if err := deny.Load(ctx); err != nil {
 		return fmt.Errorf("deny-list: %w", err)
 	}
 	go deny.Run(ctx)
-	vc := verifierConfig(cfg, log, metrics)
 	vc.Revocations = deny
 	v, err := verifier.New(ctx, vc)
 	if err != nil {
