@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/jwtauth/jwtauth/internal/syncevent"
 )
 
@@ -84,17 +86,18 @@ type RevocationStore interface {
 // MemoryRevocations is a RevocationStore in memory: the default, for one process. Entries
 // are dropped once every token they cover has expired (Prune, also run by Revoke at most once
 // a minute), so it holds about as many entries as there were revocations in one access-token
-// lifetime.
+// lifetime. Ids in the UUID form the auth server issues are held as 16 bytes and times as
+// Unix seconds, so a large list holds no pointers for the garbage collector to trace.
 type MemoryRevocations struct {
 	grace time.Duration
 
 	mu        sync.RWMutex
-	sessions  map[string]time.Time // sid → expires
-	users     map[string]userRevocation
+	sessions  idMap[int64]          // sid → expires (Unix seconds)
+	users     idMap[userRevocation] // sub → not before, expires
 	lastPrune time.Time
 }
 
-type userRevocation struct{ notBefore, expires time.Time }
+type userRevocation struct{ notBefore, expires int64 } // Unix seconds
 
 // NewMemoryRevocations returns an empty MemoryRevocations that keeps each entry for grace
 // (a verifier's leeway: DefaultLeeway when 0) after its Expires.
@@ -102,7 +105,7 @@ func NewMemoryRevocations(grace time.Duration) *MemoryRevocations {
 	if grace <= 0 {
 		grace = DefaultLeeway
 	}
-	return &MemoryRevocations{grace: grace, sessions: map[string]time.Time{}, users: map[string]userRevocation{}}
+	return &MemoryRevocations{grace: grace, sessions: newIDMap[int64](), users: newIDMap[userRevocation]()}
 }
 
 // Revoke records rs; it never fails.
@@ -119,22 +122,18 @@ func (m *MemoryRevocations) Add(rs ...Revocation) int {
 	defer m.mu.Unlock()
 	changed := 0
 	for _, r := range rs {
+		exp := r.Expires.Unix()
 		if r.SessionID != "" {
-			if old, ok := m.sessions[r.SessionID]; !ok || r.Expires.After(old) {
-				m.sessions[r.SessionID] = r.Expires
+			if old, ok := m.sessions.get(r.SessionID); !ok || exp > old {
+				m.sessions.put(r.SessionID, exp)
 				changed++
 			}
 			continue
 		}
-		old, ok := m.users[r.Subject]
-		if !ok || r.NotBefore.After(old.notBefore) || r.Expires.After(old.expires) {
-			if ok && old.notBefore.After(r.NotBefore) {
-				r.NotBefore = old.notBefore
-			}
-			if ok && old.expires.After(r.Expires) {
-				r.Expires = old.expires
-			}
-			m.users[r.Subject] = userRevocation{notBefore: r.NotBefore, expires: r.Expires}
+		nb := r.NotBefore.Unix()
+		old, ok := m.users.get(r.Subject)
+		if !ok || nb > old.notBefore || exp > old.expires {
+			m.users.put(r.Subject, userRevocation{notBefore: max(nb, old.notBefore), expires: max(exp, old.expires)})
 			changed++
 		}
 	}
@@ -150,12 +149,12 @@ func (m *MemoryRevocations) Revoked(c *Claims) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if c.SessionID != "" {
-		if _, ok := m.sessions[c.SessionID]; ok {
+		if _, ok := m.sessions.get(c.SessionID); ok {
 			return true
 		}
 	}
-	u, ok := m.users[c.Subject]
-	return ok && c.IssuedAt.Before(u.notBefore)
+	u, ok := m.users.get(c.Subject)
+	return ok && c.IssuedAt.Unix() < u.notBefore
 }
 
 // Prune drops the entries whose tokens have all expired at now, and returns how many.
@@ -167,25 +166,71 @@ func (m *MemoryRevocations) Prune(now time.Time) int {
 
 func (m *MemoryRevocations) pruneLocked(now time.Time) int {
 	m.lastPrune = now
-	cutoff, n := now.Add(-m.grace), 0
-	for sid, exp := range m.sessions {
-		if exp.Before(cutoff) {
-			delete(m.sessions, sid)
-			n++
-		}
-	}
-	for sub, u := range m.users {
-		if u.expires.Before(cutoff) {
-			delete(m.users, sub)
-			n++
-		}
-	}
-	return n
+	cutoff := now.Add(-m.grace).Unix()
+	return m.sessions.drop(func(exp int64) bool { return exp < cutoff }) +
+		m.users.drop(func(u userRevocation) bool { return u.expires < cutoff })
 }
 
 // Len returns how many revocations are held.
 func (m *MemoryRevocations) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.sessions) + len(m.users)
+	return m.sessions.len() + m.users.len()
 }
+
+// idMap maps ids to V: ids in the canonical 36-character UUID form as their 16 bytes, any
+// other id as itself.
+type idMap[V any] struct {
+	uuids map[[16]byte]V
+	other map[string]V
+}
+
+func newIDMap[V any]() idMap[V] {
+	return idMap[V]{uuids: map[[16]byte]V{}, other: map[string]V{}}
+}
+
+// uuidKey returns the 16 bytes of id when it is a UUID in canonical form (lower or upper
+// case hex; the auth server writes lower case).
+func uuidKey(id string) ([16]byte, bool) {
+	if len(id) != 36 {
+		return [16]byte{}, false
+	}
+	u, err := uuid.Parse(id)
+	return u, err == nil
+}
+
+func (m idMap[V]) get(id string) (V, bool) {
+	if k, ok := uuidKey(id); ok {
+		v, found := m.uuids[k]
+		return v, found
+	}
+	v, found := m.other[id]
+	return v, found
+}
+
+func (m idMap[V]) put(id string, v V) {
+	if k, ok := uuidKey(id); ok {
+		m.uuids[k] = v
+		return
+	}
+	m.other[id] = v
+}
+
+func (m idMap[V]) drop(expired func(V) bool) int {
+	n := 0
+	for k, v := range m.uuids {
+		if expired(v) {
+			delete(m.uuids, k)
+			n++
+		}
+	}
+	for k, v := range m.other {
+		if expired(v) {
+			delete(m.other, k)
+			n++
+		}
+	}
+	return n
+}
+
+func (m idMap[V]) len() int { return len(m.uuids) + len(m.other) }

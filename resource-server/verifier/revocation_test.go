@@ -29,6 +29,12 @@ func TestMemoryRevocations(t *testing.T) {
 	if !m.Revoked(claims("s1", "u1", at)) || m.Revoked(claims("s2", "u1", at)) {
 		t.Error("session s1 only must be revoked")
 	}
+	// Ids in UUID form are held as their 16 bytes: the same UUID in either case matches.
+	const sid = "5f0c2f7e-3a47-4c55-8a3e-2d1b7c9e4f60"
+	m.Add(verifier.Revocation{SessionID: sid, Expires: exp})
+	if !m.Revoked(claims(sid, "u1", at)) || !m.Revoked(claims(strings.ToUpper(sid), "u1", at)) || m.Revoked(claims("5f0c2f7e-3a47-4c55-8a3e-2d1b7c9e4f61", "u1", at)) {
+		t.Error("a UUID session id must match itself only")
+	}
 	// user.revoked compares whole seconds: a token of the not_before second is newer.
 	nb := at.Add(10 * time.Second)
 	m.Add(verifier.Revocation{Subject: "u2", NotBefore: nb, Expires: nb.Add(15 * time.Minute)})
@@ -45,15 +51,15 @@ func TestMemoryRevocations(t *testing.T) {
 	if !m.Revoked(claims("s9", "u2", nb.Add(-time.Second))) {
 		t.Error("an older user.revoked moved not_before back")
 	}
-	if m.Len() != 2 {
-		t.Errorf("Len = %d, want 2", m.Len())
+	if m.Len() != 3 {
+		t.Errorf("Len = %d, want 3", m.Len())
 	}
 	// Pruned once the tokens have expired plus the grace, not before.
 	if n := m.Prune(exp.Add(29 * time.Second)); n != 0 {
 		t.Errorf("pruned %d within the grace", n)
 	}
-	if n := m.Prune(nb.Add(15*time.Minute + 31*time.Second)); n != 2 || m.Len() != 0 {
-		t.Errorf("Prune = %d, Len = %d; want 2 pruned, none left", n, m.Len())
+	if n := m.Prune(nb.Add(15*time.Minute + 31*time.Second)); n != 3 || m.Len() != 0 {
+		t.Errorf("Prune = %d, Len = %d; want 3 pruned, none left", n, m.Len())
 	}
 }
 
