@@ -111,3 +111,11 @@ func (a *app) sealer() (*keys.Sealer, error) {
 	}
 	return keys.NewSealer(kek)
 }
+
+// keySource is the key set's signing source: the ring, or the HS256 secret.
+func (a *app) keySource() tokens.KeySource {
+	if a.ring != nil {
+		return a.ring
+	}
+	return a.hs
+}

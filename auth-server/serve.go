@@ -53,6 +53,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}, account.Deps{
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Observer: metrics.AccountObserver(),
 		Verifier: server.BearerVerifier{V: bv}, Logger: log, Now: time.Now, SyncNotify: syncNotify,
+		IDTokens:   idTokenSigner{issuer: cfg.Issuer, ttl: cfg.AccessTTL, keys: a.keySource(), now: time.Now},
+		IDVerifier: server.BearerVerifier{V: bv},
 	})
 	srv := server.New(server.Config{
 		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge, CORSOrigins: cfg.CORSOrigins,
