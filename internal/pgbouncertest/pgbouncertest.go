@@ -50,6 +50,13 @@ func Binary() string {
 // ends; the test is skipped, with one line, when pgbouncer is not installed.
 func Start(t testing.TB, target string, o Options) string {
 	t.Helper()
+	return StartMany(t, o, target)[0]
+}
+
+// StartMany is Start for several databases behind one pgbouncer (an auth and an app database,
+// say): it returns their URLs through it, in the order of targets.
+func StartMany(t testing.TB, o Options, targets ...string) []string {
+	t.Helper()
 	bin := Binary()
 	if bin == "" {
 		t.Skip("pgbouncer tests skipped: pgbouncer is not installed (apt-get install pgbouncer)")
@@ -60,25 +67,30 @@ func Start(t testing.TB, target string, o Options) string {
 	if o.PoolSize == 0 {
 		o.PoolSize = 20
 	}
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatalf("pgbouncer: parse target: %v", err)
-	}
-	dbname := strings.TrimPrefix(u.Path, "/")
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		port = "5432"
-	}
-	pass, _ := u.User.Password()
-	conn := fmt.Sprintf("host=%s port=%s dbname=%s user=%s", host, port, dbname, u.User.Username())
-	if pass != "" {
-		conn += " password=" + pass
+	var dbs strings.Builder
+	us := make([]*url.URL, len(targets))
+	for i, target := range targets {
+		u, err := url.Parse(target)
+		if err != nil {
+			t.Fatalf("pgbouncer: parse target: %v", err)
+		}
+		dbname := strings.TrimPrefix(u.Path, "/")
+		host, port := u.Hostname(), u.Port()
+		if port == "" {
+			port = "5432"
+		}
+		pass, _ := u.User.Password()
+		fmt.Fprintf(&dbs, "%s = host=%s port=%s dbname=%s user=%s", dbname, host, port, dbname, u.User.Username())
+		if pass != "" {
+			fmt.Fprintf(&dbs, " password=%s", pass)
+		}
+		dbs.WriteString("\n")
+		us[i] = u
 	}
 	listen := freePort(t)
 	dir := t.TempDir()
 	ini := fmt.Sprintf(`[databases]
-%s = %s
-
+%s
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = %d
@@ -91,7 +103,7 @@ ignore_startup_parameters = extra_float_digits
 server_check_delay = 0
 log_connections = 0
 log_disconnections = 0
-`, dbname, conn, listen, o.PoolMode, o.PoolSize)
+`, dbs.String(), listen, o.PoolMode, o.PoolSize)
 	if os.Geteuid() == 0 {
 		// PgBouncer refuses to run as root; it drops to this user after reading its config.
 		ini += "user = " + unprivileged(t) + "\n"
@@ -138,9 +150,13 @@ log_disconnections = 0
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	p := *u
-	p.Host = addr
-	return p.String()
+	urls := make([]string, len(us))
+	for i, u := range us {
+		p := *u
+		p.Host = addr
+		urls[i] = p.String()
+	}
+	return urls
 }
 
 // unprivileged names the user a root test runs pgbouncer as: postgres when it exists, else
