@@ -34,6 +34,11 @@ func (h *harness) runStore(st storeCfg) {
 			h.add(Row{Store: st.Name, Name: "phase on every CPU (login, signup, sync)", Err: err})
 		}
 	}
+	if slices.Contains(phases, "memory") {
+		if err := h.memoryPhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "memory phase (resident memory after a login burst, during refreshes)", Err: err})
+		}
+	}
 	if slices.Contains(phases, "pooler") {
 		if err := h.poolerPhase(st); err != nil {
 			h.add(Row{Store: st.Name, Name: "pooler phase (refresh through pgbouncer)", Err: err})
