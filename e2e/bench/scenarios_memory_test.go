@@ -80,7 +80,11 @@ func (h *harness) memoryPhase(st storeCfg) error {
 	}
 	rest.Checks = append([]Check{{What: "VmRSS", Target: fmt.Sprintf("at rest ≤ %d MiB within %s of the burst", restMiB, restWithin),
 		Got: rss, Want: restMiB, AtMost: true, Unit: "MiB"}}, failureCheck(&rest)...)
-	rest.Notes = append(rest.Notes, fmt.Sprintf("at most %d MiB %s after the burst's end; %.1f MiB %s later", restMiB, took.Round(250*time.Millisecond), rss, settle))
+	if rss <= restMiB {
+		rest.Notes = append(rest.Notes, fmt.Sprintf("under %d MiB %s after the burst's end; %.1f MiB %s later", restMiB, took.Round(250*time.Millisecond), rss, settle))
+	} else {
+		rest.Notes = append(rest.Notes, fmt.Sprintf("%.1f MiB %s after the burst's end", rss, took.Round(250*time.Millisecond)))
+	}
 	h.add(rest)
 
 	// At rest now: sample VmRSS through the refreshes.
