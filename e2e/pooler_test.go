@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,8 +72,8 @@ func TestThroughTransactionPooler(t *testing.T) {
 	t.Parallel()
 	p := startPooled(t, 2, 2, nil)
 	a, b := p.Auth[0], p.Auth[1]
-	for _, r := range p.Resource {
-		if out := r.Output(); !strings.Contains(out, `"named_statements":false`) && !strings.Contains(out, "named_statements=false") {
+	for _, r := range append(slices.Clone(p.Auth), p.Resource...) {
+		if out := r.Output(); !strings.Contains(out, `"named_statements":false`) {
 			t.Errorf("%s did not choose client-side statements behind the pooler:\n%s", r.Name, r.Output())
 		}
 	}
