@@ -121,7 +121,7 @@ func behindProxy(ctx context.Context, cfg pq.Config) (bool, error) {
 	defer probe.Close()
 	var port sql.NullInt64
 	if err := probe.QueryRowContext(ctx, `SELECT inet_server_port()`).Scan(&port); err != nil {
-		return false, fmt.Errorf("connect %s:%d: %w", cfg.Host, want, err)
+		return false, fmt.Errorf("ask the server which port it serves: %w", err)
 	}
 	return !port.Valid || port.Int64 != int64(want), nil
 }
