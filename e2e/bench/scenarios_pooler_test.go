@@ -2,6 +2,9 @@ package bench
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,7 +73,55 @@ func (h *harness) poolerPhase(st storeCfg) error {
 		conc: concRefresh, proc: off, pinned: true, worker: h.refreshWorker(off, chains[off])}, ceil(), atLeast(0.8))
 	h.measure(scenario{store: st.Name, name: fmt.Sprintf("refresh through pgbouncer 1.18, transaction mode, %d server connections", poolerPoolSize),
 		conc: concRefresh, proc: pooled, pinned: true, worker: h.refreshWorker(pooled, chains[pooled])}, ceil(), atLeast(0.8))
+	// Where the CPU goes: one more run of each, counting the CPU time of the auth server, of
+	// every PostgreSQL process (other work on the cluster counts too) and of pgbouncer.
+	var parts []string
+	for _, c := range []struct {
+		name string
+		p    *Proc
+	}{{"named statements", direct}, {"DB_PREPARED_STATEMENTS=off", off}, {"through pgbouncer", pooled}} {
+		pg0, pb0, au0 := commTicks("postgres"), commTicks("pgbouncer"), procTicks(c.p)
+		r, err := h.once(scenario{conc: concRefresh, worker: h.refreshWorker(c.p, chains[c.p])})
+		if err != nil || r.OK == 0 {
+			return fmt.Errorf("CPU accounting run: %v (%d refreshes)", err, r.OK)
+		}
+		per := func(ticks uint64) float64 { return 1000 * float64(ticks) / clockTicks / float64(r.OK) }
+		parts = append(parts, fmt.Sprintf("%s: auth server %.2f ms, PostgreSQL %.2f ms, pgbouncer %.2f ms",
+			c.name, per(procTicks(c.p)-au0), per(commTicks("postgres")-pg0), per(commTicks("pgbouncer")-pb0)))
+	}
+	h.rep.Notes = append(h.rep.Notes, "PostgreSQL refresh, CPU time per refresh (one more run of each): "+strings.Join(parts, "; ")+
+		". Without named statements PostgreSQL parses and plans every statement.")
 	return nil
+}
+
+func procTicks(p *Proc) uint64 {
+	t, _ := ProcTicks(p.Pid())
+	return t
+}
+
+// commTicks sums the CPU time (user + system) of every process whose command starts with
+// prefix, in clock ticks.
+func commTicks(prefix string) uint64 {
+	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var sum uint64
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if i < 0 || j < i || !strings.HasPrefix(s[i+1:j], prefix) {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(s[:i]))
+		if err != nil {
+			continue
+		}
+		t, _ := ProcTicks(pid)
+		sum += t
+	}
+	return sum
 }
 
 // refreshChains signs up a user named name on auth and logs in concRefresh times: the heads
