@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/jwtauth/jwtauth/db"
 	"github.com/jwtauth/jwtauth/internal/pgbouncertest"
@@ -170,5 +171,37 @@ func TestMigrateThroughPooler(t *testing.T) {
 	}
 	if err := d.GetContext(context.Background(), &n, "SELECT count(*) FROM app_users"); err != nil {
 		t.Fatalf("app schema through the pooler: %v", err)
+	}
+}
+
+// TestCopyWithClientStatements: lib/pq's COPY (pq.CopyIn, prepared in a transaction) still
+// works with statements prepared on the client.
+func TestCopyWithClientStatements(t *testing.T) {
+	d := open(t, testdb.PostgresURL(t), db.WithPreparedStatements(db.PreparedOff))
+	ctx := context.Background()
+	err := d.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE copied (n BIGINT NOT NULL)`); err != nil {
+			return err
+		}
+		st, err := tx.PrepareContext(ctx, pq.CopyIn("copied", "n"))
+		if err != nil {
+			return err
+		}
+		for i := range 100 {
+			if _, err := st.ExecContext(ctx, i); err != nil {
+				return err
+			}
+		}
+		if _, err := st.ExecContext(ctx); err != nil {
+			return err
+		}
+		return st.Close()
+	})
+	if err != nil {
+		t.Fatalf("copy: %v", err)
+	}
+	var n int
+	if err := d.GetContext(ctx, &n, `SELECT count(*) FROM copied`); err != nil || n != 100 {
+		t.Fatalf("copied %d rows, %v; want 100", n, err)
 	}
 }
