@@ -37,7 +37,8 @@ const (
 	// PreparedAuto is on, unless the server, asked which port it serves the connection on,
 	// names another than the URL's (or none, serving it over a Unix socket while the URL
 	// named a TCP port): something in between, which may be a pooler. A pooler on the
-	// server's own port (another host, same port) is not seen: set off there.
+	// server's own port (another host, same port), or reached over a Unix socket, is not
+	// seen: set off there.
 	PreparedAuto PreparedStatements = "auto"
 	// PreparedOn keeps named server-side statements (a direct connection, or a pooler in
 	// session mode).
