@@ -60,7 +60,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge, CORSOrigins: cfg.CORSOrigins,
 	}, server.Deps{Accounts: accounts, Store: a.store, Keys: a.keySet, Metrics: metrics, Logger: log})
 	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "auth server listening",
-		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a))
+		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a), "named_statements", a.db.NamedStatements())
 }
 
 func kidOf(a *app) string {

@@ -18,7 +18,7 @@ import (
 
 // openDB opens the app database and applies its migrations.
 func openDB(ctx context.Context, cfg config, log *slog.Logger) (*db.DB, error) {
-	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns, db.WithPreparedStatements(cfg.DBPrepared))
 	if err != nil {
 		return nil, fmt.Errorf("app database: %w", err)
 	}
@@ -26,7 +26,8 @@ func openDB(ctx context.Context, cfg config, log *slog.Logger) (*db.DB, error) {
 		_ = d.Close()
 		return nil, fmt.Errorf("app database: %w", err)
 	}
-	log.Info("app database ready", "url", db.Redact(cfg.DatabaseURL), "dialect", string(d.Dialect))
+	log.Info("app database ready", "url", db.Redact(cfg.DatabaseURL), "dialect", string(d.Dialect),
+		"named_statements", d.NamedStatements())
 	return d, nil
 }
 

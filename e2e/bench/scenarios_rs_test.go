@@ -39,6 +39,16 @@ func (h *harness) runStore(st storeCfg) {
 			h.add(Row{Store: st.Name, Name: "revocation phase (logout latency, deny-list cost)", Err: err})
 		}
 	}
+	if slices.Contains(phases, "memory") {
+		if err := h.memoryPhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "memory phase (resident memory after a login burst, during refreshes)", Err: err})
+		}
+	}
+	if slices.Contains(phases, "pooler") {
+		if err := h.poolerPhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "pooler phase (refresh through pgbouncer)", Err: err})
+		}
+	}
 	if slices.Contains(phases, "admin") { // last: it adds 100,000 users to the database
 		if err := h.adminPhase(st); err != nil {
 			h.add(Row{Store: st.Name, Name: "admin phase (client credentials, admin search)", Err: err})

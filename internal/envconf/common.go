@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jwtauth/jwtauth/db"
 )
 
 // MinSecretKey is the shortest SECRET_KEY accepted where one is required (HS256).
@@ -19,7 +21,7 @@ const MaxLeeway = 5 * time.Minute
 
 // CommonVars are the variables Common reads, for a server's list of flags.
 func CommonVars() []string {
-	return []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "ALGORITHM", "SECRET_KEY", "DB_MAX_CONNS", "LOG_LEVEL", "DATA_DIR"}
+	return []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "ALGORITHM", "SECRET_KEY", "DB_MAX_CONNS", "LOG_LEVEL", "DATA_DIR", "DB_PREPARED_STATEMENTS"}
 }
 
 // Common is the configuration both servers read, parsed and validated by one set of rules
@@ -32,6 +34,8 @@ type Common struct {
 	DBMaxConns int      // DB_MAX_CONNS: at least 1
 	LogLevel   string   // LOG_LEVEL: debug, info, warn or error
 	DataDir    string   // DATA_DIR
+	// DBPrepared is DB_PREPARED_STATEMENTS: auto, on or off (db.PreparedStatements).
+	DBPrepared db.PreparedStatements
 }
 
 // Common reads the shared variables, with the defaults of CONTRACT §2, and records against s
@@ -64,6 +68,9 @@ func (s *Source) Common() Common {
 	default:
 		s.Check("ALGORITHM", fmt.Errorf("unsupported %q (want ES256, RS256, EdDSA or HS256)", c.Algorithm))
 	}
+	var err error
+	c.DBPrepared, err = db.ParsePreparedStatements(s.String("DB_PREPARED_STATEMENTS", "auto"))
+	s.Check("DB_PREPARED_STATEMENTS", err)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

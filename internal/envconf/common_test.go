@@ -37,6 +37,8 @@ func TestCommonRefusesBadValues(t *testing.T) {
 		{"HS256 short secret", map[string]string{"ALGORITHM": "HS256", "SECRET_KEY": secret[1:]}, "SECRET_KEY"},
 		{"pool", map[string]string{"DB_MAX_CONNS": "0"}, "DB_MAX_CONNS"},
 		{"log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"prepared statements off", map[string]string{"DB_PREPARED_STATEMENTS": "off"}, ""},
+		{"prepared statements", map[string]string{"DB_PREPARED_STATEMENTS": "sometimes"}, "DB_PREPARED_STATEMENTS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := source(t, tc.env)
