@@ -26,6 +26,9 @@ type Config struct {
 	Algorithm   string
 	JWKSMaxAge  time.Duration
 	CORSOrigins []string
+	// TrustedProxies name the client behind a reverse proxy (TRUSTED_PROXIES); nil trusts
+	// none, and the client is the TCP peer.
+	TrustedProxies *httpapi.TrustedProxies
 }
 
 // Deps are the server's collaborators.

@@ -24,6 +24,9 @@ type Deps struct {
 	Verifier *verifier.Verifier
 	Metrics  *Metrics
 	Logger   *slog.Logger
+	// TrustedProxies name the client behind a reverse proxy in the log lines
+	// (TRUSTED_PROXIES); nil trusts none.
+	TrustedProxies *httpapi.TrustedProxies
 }
 
 // Server serves the resource API.
@@ -34,6 +37,7 @@ type Server struct {
 	metrics    *Metrics
 	log        *slog.Logger
 	ids        *httpapi.IDGenerator
+	proxies    *httpapi.TrustedProxies
 	errs       *httpapi.Errors
 	router     *mux.Router
 	handler    http.Handler
@@ -42,7 +46,8 @@ type Server struct {
 // New returns the resource server's handler.
 func New(d Deps) *Server {
 	s := &Server{store: d.Store, verifier: d.Verifier, metrics: d.Metrics, log: d.Logger,
-		syncVerify: d.Verifier.WithExpectations(syncevent.TokenType, syncevent.Audience), ids: httpapi.NewIDGenerator()}
+		syncVerify: d.Verifier.WithExpectations(syncevent.TokenType, syncevent.Audience), ids: httpapi.NewIDGenerator(),
+		proxies: d.TrustedProxies}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
