@@ -74,6 +74,8 @@ type Config struct {
 	DryRun bool
 	// Now is the clock of created_at; time.Now by default.
 	Now func() time.Time
+	// Unit names what Record.Line counts in reasons: "line" (the default) or "id".
+	Unit string
 	// Progress, when set, is called after each batch with the running summary.
 	Progress func(Summary)
 }
@@ -95,6 +97,9 @@ func New(st Store, cfg Config) *Importer {
 		cfg.BatchSize = 500
 	}
 	cfg.BatchSize = min(cfg.BatchSize, store.ImportBatchLimit)
+	if cfg.Unit == "" {
+		cfg.Unit = "line"
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -154,10 +159,10 @@ func (im *Importer) check(rec Record) (store.User, string) {
 		return store.User{}, "unusable password hash: " + strings.TrimPrefix(err.Error(), password.ErrMalformedHash.Error()+": ")
 	}
 	if line, ok := im.names[u.Username]; ok {
-		return store.User{}, fmt.Sprintf("username collides with that of %s (in letter case only, or exactly)", where(line))
+		return store.User{}, fmt.Sprintf("username collides with that of %s (in letter case only, or exactly)", im.where(line))
 	}
 	if line, ok := im.emails[u.Email]; ok {
-		return store.User{}, fmt.Sprintf("email collides with that of %s (in letter case only, or exactly)", where(line))
+		return store.User{}, fmt.Sprintf("email collides with that of %s (in letter case only, or exactly)", im.where(line))
 	}
 	now := im.cfg.Now().UTC()
 	u.ID, u.PasswordHash, u.Version, u.CreatedAt, u.UpdatedAt = uuid.NewString(), rec.PasswordHash, 1, now, now
@@ -171,7 +176,7 @@ func (im *Importer) flush(ctx context.Context) error {
 	}
 	out, err := im.st.ImportUsers(ctx, im.batch, im.cfg.Targets, im.cfg.Now().UTC(), im.cfg.DryRun)
 	if err != nil {
-		return fmt.Errorf("import batch ending at %s: %w", where(im.batchOf[len(im.batchOf)-1].Line), err)
+		return fmt.Errorf("import batch ending at %s: %w", im.where(im.batchOf[len(im.batchOf)-1].Line), err)
 	}
 	for i, o := range out {
 		switch o {
@@ -196,4 +201,4 @@ func (im *Importer) skip(rec Record, reason string) {
 }
 
 // where names a record by its line.
-func where(line int) string { return fmt.Sprintf("record %d", line) }
+func (im *Importer) where(line int) string { return fmt.Sprintf("%s %d", im.cfg.Unit, line) }

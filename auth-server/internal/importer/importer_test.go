@@ -30,17 +30,17 @@ func bcryptHash(t testing.TB) string {
 func file(t testing.TB) string {
 	h := bcryptHash(t)
 	lines := []string{
-		fmt.Sprintf(`{"username":"Alice","email":"Alice@Example.com","password_hash":%q}`, h),         // 1
+		fmt.Sprintf(`{"username":"Alice","email":"Alice@Example.com","password_hash":%q}`, h),               // 1
 		fmt.Sprintf(`{"username":"bob","email":"bob@example.com","password_hash":%q,"roles":["admin"]}`, h), // 2
-		fmt.Sprintf(`{"username":"ALICE","email":"other@example.com","password_hash":%q}`, h),          // 3 username collides with 1
-		fmt.Sprintf(`{"username":"carol","email":"alice@example.COM","password_hash":%q}`, h),          // 4 email collides with 1
-		fmt.Sprintf(`{"username":"dave","email":"not-an-email","password_hash":%q}`, h),                // 5 invalid email
-		`{"username":"erin","email":"erin@example.com","password_hash":"$1$md5$nope"}`,                  // 6 bad hash
+		fmt.Sprintf(`{"username":"ALICE","email":"other@example.com","password_hash":%q}`, h),               // 3 username collides with 1
+		fmt.Sprintf(`{"username":"carol","email":"alice@example.COM","password_hash":%q}`, h),               // 4 email collides with 1
+		fmt.Sprintf(`{"username":"dave","email":"not-an-email","password_hash":%q}`, h),                     // 5 invalid email
+		`{"username":"erin","email":"erin@example.com","password_hash":"$1$md5$nope"}`,                      // 6 bad hash
 		`not json`, // 7
 		``,         // 8 blank: passed over
 		fmt.Sprintf(`{"username":"frank","email":"frank@example.com","password_hash":%q,"email_verified":true}`, argonHash), // 9
-		fmt.Sprintf(`{"username":"x","email":"x@example.com","password_hash":%q}`, h), // 10 invalid username
-		`{"username":"gina","email":"gina@example.com"}`,                                // 11 no hash
+		fmt.Sprintf(`{"username":"x","email":"x@example.com","password_hash":%q}`, h),                                       // 10 invalid username
+		`{"username":"gina","email":"gina@example.com"}`,                                                                    // 11 no hash
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
@@ -80,7 +80,7 @@ func TestImportJSONL(t *testing.T) {
 		if got, want := fmt.Sprint(lines), "[3 4 5 6 7 10 11]"; got != want {
 			t.Errorf("skipped lines %s, want %s", got, want)
 		}
-		if r := sum.Skips[0].Reason; !strings.Contains(r, "username collides") || !strings.Contains(r, "record 1") {
+		if r := sum.Skips[0].Reason; !strings.Contains(r, "username collides") || !strings.Contains(r, "line 1") {
 			t.Errorf("collision reason %q", r)
 		}
 		u, err := st.UserByLogin(ctx, "ALICE@example.com")
