@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/jwtauth/jwtauth/db"
 )
 
 // ImportOutcome is what became of one user of an import batch.
@@ -37,34 +40,54 @@ func (s *Store) ImportUsers(ctx context.Context, users []User, targets []string,
 	if dryRun {
 		return s.importOutcomes(ctx, s.db, users)
 	}
+	// First without the lookup: a batch of new users (the usual case, and all of a first
+	// run) costs only its inserts. A unique index refusing one of them fails the batch; it is
+	// then run again with the lookup, which tells present users from taken ones. A user
+	// created between that lookup and the insert (a signup, another import) fails it once
+	// more, and the next lookup sees it.
+	out, err := s.importBatch(ctx, users, targets, now, false)
+	for attempt := 1; errors.Is(err, errImportRaced) && attempt <= 3; attempt++ {
+		out, err = s.importBatch(ctx, users, targets, now, true)
+	}
+	return out, err
+}
+
+// errImportRaced: a unique index refused a user of the batch that was thought free.
+var errImportRaced = errors.New("import: a user was created meanwhile")
+
+// importBatch is one attempt of ImportUsers: with lookup, find which users exist already
+// (else take them all as new), insert the others (plain multi-row INSERTs, cheaper than ON
+// CONFLICT), write their events.
+func (s *Store) importBatch(ctx context.Context, users []User, targets []string, now time.Time, lookup bool) ([]ImportOutcome, error) {
 	var out []ImportOutcome
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		if out, err = s.importOutcomes(ctx, tx, users); err != nil {
-			return err
+		out = make([]ImportOutcome, len(users)) // all Imported
+		if lookup {
+			var err error
+			if out, err = s.importOutcomes(ctx, tx, users); err != nil {
+				return err
+			}
 		}
 		fresh := make([]User, 0, len(users))
+		rows := make([][]any, 0, len(users))
 		for i, u := range users {
 			if out[i] == Imported {
 				fresh = append(fresh, u)
+				rows = append(rows, []any{u.ID, u.Username, u.Email, u.PasswordHash, u.Version, ms(u.CreatedAt), ms(u.UpdatedAt),
+					joined(u.Roles), ms(u.DisabledAt), ms(u.LastLoginAt)})
 			}
 		}
-		inserted, err := s.insertUsers(ctx, tx, fresh)
+		if len(rows) == 0 {
+			return nil
+		}
+		err := s.insertRows(ctx, tx, `INSERT INTO users (`+userCols+`) VALUES `, rows)
+		if db.IsUniqueViolation(err) {
+			return errImportRaced
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("insert users: %w", err)
 		}
-		for i, u := range users {
-			if out[i] == Imported && !inserted[u.ID] {
-				out[i] = Taken // taken meanwhile by a signup between the read and the insert
-			}
-		}
-		kept := fresh[:0]
-		for _, u := range fresh {
-			if inserted[u.ID] {
-				kept = append(kept, u)
-			}
-		}
-		return s.addUserEvents(ctx, tx, EventUpsert, kept, targets, now)
+		return s.addUserEvents(ctx, tx, EventUpsert, fresh, targets, now)
 	})
 	if err != nil {
 		return nil, err
@@ -86,8 +109,11 @@ func (s *Store) importOutcomes(ctx context.Context, q sqlx.QueryerContext, users
 		Username string `db:"username"`
 		Email    string `db:"email"`
 	}
-	query := `SELECT id, lower(username) AS username, lower(email) AS email FROM users WHERE lower(username) IN (` +
-		marks(len(names)) + `) OR lower(email) IN (` + marks(len(emails)) + `)`
+	// Two index lookups rather than one OR: planners scan the whole table for an OR of two
+	// long IN lists.
+	const cols = `SELECT id, lower(username) AS username, lower(email) AS email FROM users`
+	query := cols + ` WHERE lower(username) IN (` + marks(len(names)) + `) UNION ALL ` +
+		cols + ` WHERE lower(email) IN (` + marks(len(emails)) + `)`
 	if err := sqlx.SelectContext(ctx, q, &rows, s.q(query), append(names, emails...)...); err != nil {
 		return nil, classify(fmt.Errorf("read existing users: %w", err))
 	}
@@ -110,48 +136,11 @@ func (s *Store) importOutcomes(ctx context.Context, q sqlx.QueryerContext, users
 	return out, nil
 }
 
-// insertUsers inserts users in one statement, leaving out (ON CONFLICT DO NOTHING) those a
-// unique index refuses, and returns the ids it inserted.
-func (s *Store) insertUsers(ctx context.Context, tx *sqlx.Tx, users []User) (map[string]bool, error) {
-	inserted := make(map[string]bool, len(users))
-	if len(users) == 0 {
-		return inserted, nil
-	}
-	var b strings.Builder
-	b.WriteString(`INSERT INTO users (` + userCols + `) VALUES `)
-	args := make([]any, 0, 10*len(users))
-	for i, u := range users {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, u.ID, u.Username, u.Email, u.PasswordHash, u.Version, ms(u.CreatedAt), ms(u.UpdatedAt),
-			joined(u.Roles), ms(u.DisabledAt), ms(u.LastLoginAt))
-	}
-	b.WriteString(` ON CONFLICT DO NOTHING RETURNING id`)
-	rows, err := tx.QueryContext(ctx, s.q(b.String()), args...)
-	if err != nil {
-		return nil, fmt.Errorf("insert users: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("insert users: %w", err)
-		}
-		inserted[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("insert users: %w", err)
-	}
-	return inserted, nil
-}
-
 // marks is n comma-separated placeholders.
 func marks(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// ImportBatchLimit is the most users one ImportUsers call may carry: its statement of users
-// stays under the databases' bound on parameters (SQLite's 32,766; 10 a user).
-const ImportBatchLimit = 3000
+// ImportBatchLimit is the most users one ImportUsers call may carry: its lookup has two
+// parameters a user, under the databases' bound (SQLite's 32,766).
+const ImportBatchLimit = 10000
