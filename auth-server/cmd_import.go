@@ -37,38 +37,25 @@ func importCommand(ctx context.Context, cfg config, log *slog.Logger, args []str
 			return fmt.Errorf("users import: --batch %q is not a positive number", b)
 		}
 	}
-	var (
-		records iter.Seq2[importer.Record, error]
-		total   = -1 // unknown
-		unit    = "line"
-	)
-	if file != "" {
-		f, err := os.Open(file)
-		if err != nil {
-			return fmt.Errorf("users import: %w", err)
-		}
-		defer f.Close()
-		records = importer.ReadJSONL(f)
-	} else {
-		src, err := db.Open(ctx, seed, 2)
-		if err != nil {
-			return fmt.Errorf("users import: the seed database: %w", err)
-		}
-		defer src.Close()
-		if err := src.GetContext(ctx, &total, `SELECT count(*) FROM users_auth`); err != nil {
-			return fmt.Errorf("users import: the seed database's users_auth: %w", err)
-		}
-		records, unit = seedRecords(ctx, src.DB.DB), "id"
+	src, err := openImportSource(ctx, file, seed)
+	if err != nil {
+		return fmt.Errorf("users import: %w", err)
 	}
+	defer src.close()
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	progress := newImportProgress(stdout, total)
+	progress := newImportProgress(stdout, src.total)
 	sum, err := importer.New(a.store, importer.Config{Targets: cfg.SyncURLs, BatchSize: batch, DryRun: o.bools["dry-run"],
-		Unit: unit, Progress: progress.update}).Run(ctx, records)
+		Unit: src.unit, Progress: progress.update}).Run(ctx, src.records)
 	progress.finish()
+	return reportImport(stdout, sum, err, src.unit, o.bools["dry-run"], len(cfg.SyncURLs))
+}
+
+// reportImport prints the skipped records, a line on what happened, and the summary line.
+func reportImport(stdout io.Writer, sum importer.Summary, err error, unit string, dryRun bool, targets int) error {
 	for _, s := range sum.Skips {
 		fmt.Fprintf(stdout, "skipped %s %d (username %q, email %q): %s\n", unit, s.Line, s.Username, s.Email, s.Reason)
 	}
@@ -77,15 +64,44 @@ func importCommand(ctx context.Context, cfg config, log *slog.Logger, args []str
 		return fmt.Errorf("users import: %w", err)
 	}
 	switch {
-	case o.bools["dry-run"]:
+	case dryRun:
 		fmt.Fprintln(stdout, "dry run: nothing was written; an import now would give:")
 	case sum.Imported == 0 && sum.Present > 0:
 		fmt.Fprintln(stdout, "nothing to import: every valid user is already present")
-	case sum.Imported > 0 && len(cfg.SyncURLs) > 0:
-		fmt.Fprintf(stdout, "queued %d users for sync to %d targets (a running auth server delivers them)\n", sum.Imported, len(cfg.SyncURLs))
+	case sum.Imported > 0 && targets > 0:
+		fmt.Fprintf(stdout, "queued %d users for sync to %d targets (a running auth server delivers them)\n", sum.Imported, targets)
 	}
 	fmt.Fprintln(stdout, sum)
 	return nil
+}
+
+// importSource is where an import's records come from.
+type importSource struct {
+	records iter.Seq2[importer.Record, error]
+	total   int    // records to read, -1 when unknown
+	unit    string // what a record's Line is: "line" or "id"
+	close   func()
+}
+
+// openImportSource opens the JSON-lines file, or the seed database and counts its users_auth.
+func openImportSource(ctx context.Context, file, seed string) (importSource, error) {
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return importSource{}, err
+		}
+		return importSource{records: importer.ReadJSONL(f), total: -1, unit: "line", close: func() { _ = f.Close() }}, nil
+	}
+	d, err := db.Open(ctx, seed, 2)
+	if err != nil {
+		return importSource{}, fmt.Errorf("the seed database: %w", err)
+	}
+	total := 0
+	if err := d.GetContext(ctx, &total, `SELECT count(*) FROM users_auth`); err != nil {
+		_ = d.Close()
+		return importSource{}, fmt.Errorf("the seed database's users_auth: %w", err)
+	}
+	return importSource{records: seedRecords(ctx, d.DB.DB), total: total, unit: "id", close: func() { _ = d.Close() }}, nil
 }
 
 // seedRecords yields the rows of the Python system's users_auth(id, username, email, hpass)

@@ -151,6 +151,14 @@ func TestImportFromSeed(t *testing.T) {
 		t.Errorf("the second run does not say it had nothing to import:\n%s", again.Stdout)
 	}
 
+	checkImportedUsers(t, s, auth, appEnv["APP_DATABASE_URL"], len(want))
+}
+
+// checkImportedUsers checks that imported users log in with their old passwords (the long one
+// as bcrypt did), are rehashed to argon2id at the first login (only then), and that all n
+// reach the resource server by sync.
+func checkImportedUsers(t *testing.T, s *Stack, auth *db.DB, appURL string, n int) {
+	t.Helper()
 	c := newClient(t)
 	login := func(name, pw string) *Response {
 		return c.PostForm(s.Auth.URL+"/login", url.Values{"username": {name}, "password": {pw}})
@@ -169,10 +177,10 @@ func TestImportFromSeed(t *testing.T) {
 		t.Errorf("user010, who never logged in, has %.12s… (%v), want the imported bcrypt hash", hash, err)
 	}
 
-	app := openDB(t, appEnv["APP_DATABASE_URL"])
+	app := openDB(t, appURL)
 	var synced int
-	if !poll(60*time.Second, func() bool { return app.Get(&synced, `SELECT count(*) FROM app_users`) == nil && synced == len(want) }) {
-		t.Fatalf("%d of %d imported users reached the resource server", synced, len(want))
+	if !poll(60*time.Second, func() bool { return app.Get(&synced, `SELECT count(*) FROM app_users`) == nil && synced == n }) {
+		t.Fatalf("%d of %d imported users reached the resource server", synced, n)
 	}
 	var me struct{ Username string }
 	c.Get(s.Resource.URL+"/me", bearer(tok.AccessToken)).Want(t, http.StatusOK).JSON(t, &me)

@@ -1,9 +1,12 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/jwtauth/jwtauth/internal/httpapi"
@@ -70,5 +73,20 @@ func TestClientAddrThroughMiddleware(t *testing.T) {
 	}
 	if got := httpapi.ClientAddr(r); got != "192.0.2.1" {
 		t.Errorf("outside the middleware: %q", got)
+	}
+}
+
+// The access log line names the client the trusted proxies forward.
+func TestAccessLogClientAddr(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	proxies := httpapi.NewTrustedProxies([]netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")})
+	h := httpapi.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}),
+		httpapi.Options[struct{}]{Logger: log, TrustedProxies: proxies})
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-Forwarded-For", "2001:db8::5")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if !strings.Contains(buf.String(), `"client_ip":"2001:db8::5"`) {
+		t.Errorf("access line %s, want client_ip 2001:db8::5", buf.String())
 	}
 }
