@@ -164,3 +164,38 @@ func (r *failingReader) Read(p []byte) (int, error) {
 	r.data = r.data[n:]
 	return n, nil
 }
+
+// Signups racing an import for the same names: the import neither fails nor creates anyone
+// twice; a name the signup won is reported as taken.
+func TestImportRacesSignups(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		st := store.New(d)
+		h := bcryptHash(t)
+		const n = 300
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, `{"username":"race%03d","email":"race%03d@example.com","password_hash":%q}`+"\n", i, i, h)
+		}
+		done := make(chan int)
+		go func() {
+			won := 0
+			for i := n - 1; i >= 0; i -= 3 {
+				now := time.Now()
+				err := st.CreateUser(context.Background(), store.User{ID: fmt.Sprintf("signup-%d", i), Username: fmt.Sprintf("race%03d", i),
+					Email: fmt.Sprintf("race%03d@signup.example", i), PasswordHash: "x", Version: 1, CreatedAt: now, UpdatedAt: now}, nil)
+				if err == nil {
+					won++
+				}
+			}
+			done <- won
+		}()
+		sum := run(t, st, b.String(), importer.Config{BatchSize: 20})
+		won := <-done
+		if sum.Imported+sum.Skipped != n || sum.Skipped != won || sum.Present != 0 {
+			t.Errorf("%s with %d signups won, want imported + skipped = %d and skipped = signups won", sum, won, n)
+		}
+		if c, _ := st.CountUsers(context.Background()); c != n {
+			t.Errorf("%d users, want %d", c, n)
+		}
+	})
+}
