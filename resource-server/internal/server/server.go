@@ -46,11 +46,11 @@ type Server struct {
 // New returns the resource server's handler.
 func New(d Deps) *Server {
 	s := &Server{store: d.Store, verifier: d.Verifier, metrics: d.Metrics, log: d.Logger,
-		syncVerify: d.Verifier.WithExpectations(syncevent.TokenType, syncevent.Audience), ids: httpapi.NewIDGenerator(),
-		proxies: d.TrustedProxies}
+		syncVerify: d.Verifier.WithExpectations(syncevent.TokenType, syncevent.Audience), ids: httpapi.NewIDGenerator()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.proxies = d.TrustedProxies
 	s.errs = httpapi.NewErrors(s.log, errorTable(), invalidEvent)
 	s.router = mux.NewRouter()
 	s.routes(s.router)
