@@ -240,8 +240,12 @@ func TestImportKilledThenRerun(t *testing.T) {
 	}
 
 	res := p.MustCLI("users", "import", "--from-seed", seedURL, "--batch", "500")
-	if got, exp := summaryOf(t, res), fmt.Sprintf("imported %d, skipped 0, already present %d", n-killedAt, killedAt); got != exp {
-		t.Errorf("rerun: %q, want %q", got, exp)
+	// A COMMIT the killed process had sent may still land after it died: the rerun may find
+	// a batch more present than was counted just after the kill, never fewer.
+	var imported, present int
+	if _, err := fmt.Sscanf(summaryOf(t, res), "imported %d, skipped 0, already present %d", &imported, &present); err != nil ||
+		imported+present != n || present < killedAt {
+		t.Errorf("rerun: %q, want imported + already present = %d, with at least %d present", summaryOf(t, res), n, killedAt)
 	}
 	users, events := count()
 	var distinct int
