@@ -55,7 +55,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("verifier: %w", err)
 	}
-	srv := server.New(server.Deps{Store: store, Verifier: v, DenyList: deny, Metrics: metrics, Logger: log})
+	srv := server.New(server.Deps{Store: store, Verifier: v, DenyList: deny, Metrics: metrics, Logger: log,
+		TrustedProxies: httpapi.NewTrustedProxies(cfg.TrustedProxies)})
 	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "resource server listening",
 		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "jwks_url", jwksURLOf(cfg), "keys_loaded", v.Ready())
 }

@@ -54,6 +54,11 @@ func (h *harness) runStore(st storeCfg) {
 			h.add(Row{Store: st.Name, Name: "admin phase (client credentials, admin search)", Err: err})
 		}
 	}
+	if slices.Contains(phases, "import") { // on fresh databases of its own
+		if err := h.importPhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "import phase (users import)", Err: err})
+		}
+	}
 }
 
 // pinnedPhase runs the rows whose servers are pinned to the servers' CPU.

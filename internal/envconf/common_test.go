@@ -39,6 +39,9 @@ func TestCommonRefusesBadValues(t *testing.T) {
 		{"log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"prepared statements off", map[string]string{"DB_PREPARED_STATEMENTS": "off"}, ""},
 		{"prepared statements", map[string]string{"DB_PREPARED_STATEMENTS": "sometimes"}, "DB_PREPARED_STATEMENTS"},
+		{"trusted proxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, fd00::/8,192.0.2.7"}, ""},
+		{"trusted proxies bad CIDR", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33"}, "TRUSTED_PROXIES"},
+		{"trusted proxies not an address", map[string]string{"TRUSTED_PROXIES": "proxy.local"}, "TRUSTED_PROXIES"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := source(t, tc.env)

@@ -30,6 +30,9 @@ type Config struct {
 	CORSOrigins []string
 	// ProductName is the name the hosted pages show (the issuer's host when empty).
 	ProductName string
+	// TrustedProxies name the client behind a reverse proxy (TRUSTED_PROXIES); nil trusts
+	// none, and the client is the TCP peer.
+	TrustedProxies *httpapi.TrustedProxies
 }
 
 // Deps are the server's collaborators.
