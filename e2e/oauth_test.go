@@ -3,11 +3,15 @@ package e2e
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -331,4 +335,70 @@ func codeForLoggedIn(t *testing.T, b *browser, u string) string {
 		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
 	}
 	return loc.Query().Get("code")
+}
+
+// openid-client (Node) completes the flow against the real binaries: discovery, the code
+// redeemed with PKCE from the callback the browser reached, the ID token checked with its
+// nonce, UserInfo.
+func TestCodeFlowWithOpenIDClient(t *testing.T) {
+	dir := filepath.Join(suite.moduleRoot, "e2e", "interop", "node")
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node not found in PATH; install Node.js 20+ for the openid-client check")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openid-client")); err != nil {
+		t.Skip("openid-client not installed; run `npm ci` in e2e/interop/node")
+	}
+	s := startStack(t, StackOptions{})
+	c := newClient(t)
+	user := c.signup(s.Auth.URL, "noderp")
+	const redirect = "http://127.0.0.1:9/node-callback"
+	clientID := addClient(t, s.Auth, "Node app", "--grant", "authorization_code", "--redirect-uri", redirect)
+	ver, state, nonce := oauth2.GenerateVerifier(), rand.Text(), rand.Text()
+	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {"openid profile email"},
+		"state": {state}, "nonce": {nonce}, "code_challenge": {oauth2.S256ChallengeFromVerifier(ver)}, "code_challenge_method": {"S256"}}
+	b := newBrowser(t)
+	_, page := b.get(s.Auth.URL + "/authorize?" + q.Encode())
+	callback := b.loginThroughPage(s.Auth.URL, page, user)
+
+	cmd := exec.Command("node", "codeflow.mjs", s.Auth.URL, clientID, callback.String(), ver, state, nonce)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("openid-client: %v\n%s", err, out)
+	}
+	var got struct {
+		Sub, Email, PreferredUsername, IDTokenSub string
+	}
+	if err := json.Unmarshal(out, &struct {
+		Sub               *string `json:"sub"`
+		Email             *string `json:"email"`
+		PreferredUsername *string `json:"preferred_username"`
+		IDTokenSub        *string `json:"id_token_sub"`
+	}{&got.Sub, &got.Email, &got.PreferredUsername, &got.IDTokenSub}); err != nil {
+		t.Fatalf("openid-client printed %q: %v", out, err)
+	}
+	if got.Sub != user.ID || got.IDTokenSub != user.ID || got.Email != user.Email || got.PreferredUsername != user.Username {
+		t.Errorf("openid-client saw %+v, want user %s", got, user.ID)
+	}
+}
+
+// Authlib's OpenID Provider metadata validation accepts both metadata documents' OpenID one
+// (OpenID Connect Discovery 1.0: RS256 among the ID token algorithms, the required fields).
+func TestOpenIDMetadataAuthlib(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import authlib").Run(); err != nil {
+		t.Skip("Authlib not installed (Debian's python3-authlib); .ci/run installs it")
+	}
+	for _, alg := range []string{"ES256", "RS256"} {
+		t.Run(alg, func(t *testing.T) {
+			// Discovery requires an https issuer (behind a TLS proxy in production); the
+			// document is fetched from the server's own address.
+			auth := startAuth(t, map[string]string{"ALGORITHM": alg, "AUTH_ISSUER": "https://auth.example.test"})
+			cmd := exec.Command(py, filepath.Join(suite.moduleRoot, "e2e", "interop", "python", "oidc_metadata.py"),
+				auth.URL+"/.well-known/openid-configuration")
+			if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "ok" {
+				t.Errorf("Authlib: %v\n%s", err, out)
+			}
+		})
+	}
 }
