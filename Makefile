@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 PKGS    := ./...
 
-.PHONY: help build run test test-short lint bench e2e clean
+.PHONY: help build run test test-short lint bench e2e screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ bench: build ## load benchmarks of the real binaries (+ PostgreSQL with TEST_DAT
 	$(GO) test -c -o $(BIN)/e2e-bench.test ./e2e/bench/
 	cd e2e/bench && $(BENCH_LOAD_CPU) ../../$(BIN)/e2e-bench.test -test.run '^$$' -test.bench . -test.benchtime 1x -test.timeout 30m \
 		-bin ../../$(BIN) -micro ../../$(BIN)/micro-bench.txt -command 'make bench' -write-doc ../../docs/performance.md
+
+screenshots: ## the hosted pages at 320 and 1280 px, from the browser test, into docs/screenshots
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestHostedPagesInABrowser ./e2e/
 
 clean: ## remove build output and the embedded databases
 	rm -rf $(BIN) data
