@@ -160,9 +160,9 @@ func TestHostedPagesInABrowser(t *testing.T) {
 	}
 	c.Get(s.Auth.URL+"/me", bearer(elsewhere.AccessToken)).Want(t, http.StatusUnauthorized)
 
-	// Change the password from the page.
+	// Change the password from the page (loaded afresh: the notice waited for is the next one).
 	const newPassword = "a better horse battery"
-	text, err = pageText(ctx, ".notice", chromedp.SendKeys(chromedp.ID("current_password"), user.Password),
+	text, err = pageText(ctx, ".notice", chromedp.Navigate(s.Auth.URL+"/ui/account"), chromedp.SendKeys(chromedp.ID("current_password"), user.Password),
 		chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
 		chromedp.Click(chromedp.CSS(`form[action="/ui/account/password"] button`)))
 	if err != nil {
@@ -185,11 +185,11 @@ func TestHostedPagesInABrowser(t *testing.T) {
 	}
 
 	// "Log out everywhere" ends every session, this browser's too.
-	text, err = pageText(ctx, "h1", chromedp.Click(chromedp.CSS(`form[action="/ui/account/logout-all"] button`)))
+	text, err = pageText(ctx, "#message", chromedp.Click(chromedp.CSS(`form[action="/ui/account/logout-all"] button`)))
 	if err != nil {
 		t.Fatalf("log out everywhere: %v", err)
 	}
-	if text != "Logged out" {
+	if text != "You are logged out." {
 		t.Errorf("after logging out everywhere the page says %q", text)
 	}
 	c.Get(s.Auth.URL+"/me", bearer(after.AccessToken)).Want(t, http.StatusUnauthorized)

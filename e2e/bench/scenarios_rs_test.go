@@ -49,6 +49,11 @@ func (h *harness) runStore(st storeCfg) {
 			h.add(Row{Store: st.Name, Name: "pooler phase (refresh through pgbouncer)", Err: err})
 		}
 	}
+	if slices.Contains(phases, "oauth") {
+		if err := h.oauthPhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "oauth phase (code flow, /authorize with a login cookie)", Err: err})
+		}
+	}
 	if slices.Contains(phases, "admin") { // last: it adds 100,000 users to the database
 		if err := h.adminPhase(st); err != nil {
 			h.add(Row{Store: st.Name, Name: "admin phase (client credentials, admin search)", Err: err})

@@ -36,7 +36,8 @@ type AuthCode struct {
 
 // CreateCode stores a new authorization code.
 func (s *Store) CreateCode(ctx context.Context, c AuthCode) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, user_id, login_session_id,
+	// Prepared once (every /authorize with a login session runs it).
+	_, err := s.stmts.Exec(ctx, s.q(`INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, user_id, login_session_id,
  scope, code_challenge, nonce, auth_time, amr, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.Hash, c.ClientID, c.RedirectURI, c.UserID, c.LoginSessionID, joined(c.Scope), c.CodeChallenge, c.Nonce,
 		ms(c.AuthTime), joined(c.AMR), ms(c.CreatedAt), ms(c.ExpiresAt))
@@ -169,26 +170,35 @@ func (s *Store) CreateLoginSession(ctx context.Context, sess Session, cookieHash
 }
 
 // LoginSessionByCookie returns the live login session stored under cookieHash with its user,
-// or ErrNotFound (unknown, ended, expired, or its user disabled).
+// or ErrNotFound (unknown, ended, expired, or its user disabled): one prepared statement,
+// since every /authorize of a logged-in browser reads it.
 func (s *Store) LoginSessionByCookie(ctx context.Context, cookieHash string, now time.Time) (LoginSession, User, error) {
-	var r struct {
-		sessionRow
-		AuthTime int64 `db:"auth_time"`
+	ps, err := s.stmts.Get(ctx, s.q(`SELECT s.id, s.created_at, s.last_used_at, s.expires_at, s.client_id, s.auth_time,
+ u.id, u.username, u.email, u.version, u.roles, u.disabled_at, u.tokens_not_before
+ FROM sessions s JOIN users u ON u.id = s.user_id
+ WHERE s.cookie_hash = ? AND s.revoked_at = 0 AND s.expires_at > ? AND (s.idle_expires_at = 0 OR s.idle_expires_at > ?)`))
+	if err != nil {
+		return LoginSession{}, User{}, classify(fmt.Errorf("read login session: %w", err))
 	}
-	err := sqlx.GetContext(ctx, s.db, &r, s.q(`SELECT `+sessionCols+`, auth_time FROM sessions WHERE cookie_hash = ? AND `+liveSession),
-		cookieHash, ms(now), ms(now))
+	var ls LoginSession
+	var u User
+	var t [4]int64 // the session's created_at, last_used_at, expires_at, auth_time
+	var disabled, notBefore int64
+	var roles string
+	err = ps.QueryRowxContext(ctx, cookieHash, ms(now), ms(now)).Scan(&ls.ID, &t[0], &t[1], &t[2], &ls.ClientID, &t[3],
+		&u.ID, &u.Username, &u.Email, &u.Version, &roles, &disabled, &notBefore)
 	if errors.Is(err, sql.ErrNoRows) {
 		return LoginSession{}, User{}, ErrNotFound
 	}
 	if err != nil {
 		return LoginSession{}, User{}, classify(fmt.Errorf("read login session: %w", err))
 	}
-	u, err := s.UserByID(ctx, r.UserID)
-	if err != nil {
-		return LoginSession{}, User{}, err
-	}
+	u.Roles, u.DisabledAt, u.TokensNotBefore = roleList(roles), fromMS(disabled), fromMS(notBefore)
 	if u.Disabled() {
 		return LoginSession{}, User{}, ErrNotFound
 	}
-	return LoginSession{Session: r.session(), AuthTime: fromMS(r.AuthTime)}, u, nil
+	ls.UserID = u.ID
+	ls.CreatedAt, ls.LastUsedAt, ls.ExpiresAt, ls.AuthTime = fromMS(t[0]), fromMS(t[1]), fromMS(t[2]), fromMS(t[3])
+	ls.Session.AuthTime = ls.AuthTime
+	return ls, u, nil
 }
