@@ -23,6 +23,7 @@ type Config struct {
 	Throttle    throttle.Policy
 	Refresh     refresh.Policy
 	SyncTargets []string // the user-sync targets every user change is queued for
+	Mail        MailPolicy
 }
 
 // Observer is told the outcome of logins and refreshes and every access token issued (the
@@ -51,6 +52,9 @@ type Deps struct {
 	Now      func() time.Time
 	// SyncNotify, when set, is called after a committed user change to wake the sync relay.
 	SyncNotify func()
+	// MailNotify, when set, is called after a committed change queued a mail, to wake the
+	// mail relay.
+	MailNotify func()
 }
 
 // Service runs the account use cases. It is safe for concurrent use.
@@ -65,6 +69,8 @@ type Service struct {
 	now        func() time.Time
 	syncNotify func()
 	clients    *clientCache
+	mail       MailPolicy
+	mailNotify func()
 }
 
 // New returns a Service.
@@ -74,7 +80,8 @@ func New(cfg Config, d Deps) *Service {
 		obs = nopObserver{}
 	}
 	return &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, issuer: d.Issuer, verifier: d.Verifier,
-		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache()}
+		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache(),
+		mail: cfg.Mail.withDefaults(), mailNotify: d.MailNotify}
 }
 
 // Client is who is calling: the address and user agent recorded with sessions and in the

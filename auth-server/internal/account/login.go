@@ -69,6 +69,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Tokens, e
 		s.obs.Login("disabled")
 		return Tokens{}, ErrAccountDisabled
 	}
+	if s.mail.RequireVerified && !u.EmailVerified {
+		// Only after the right password, as for a disabled account.
+		s.obs.Login("unverified")
+		return Tokens{}, ErrEmailNotVerified
+	}
 	if rehash {
 		s.rehash(ctx, u.ID, in.Password)
 	}

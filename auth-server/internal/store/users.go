@@ -25,6 +25,9 @@ type User struct {
 	Roles        []string  // never nil when read
 	DisabledAt   time.Time // zero while enabled
 	LastLoginAt  time.Time // zero before the first log-in
+
+	// EmailVerified: the link of a mail sent to Email was followed (CONTRACT §11).
+	EmailVerified bool
 }
 
 // Disabled reports whether the user is disabled.
@@ -41,12 +44,15 @@ type userRow struct {
 	Roles        string `db:"roles"`
 	DisabledAt   int64  `db:"disabled_at"`
 	LastLoginAt  int64  `db:"last_login_at"`
+
+	EmailVerified int64 `db:"email_verified"` // 00008_mail.sql
 }
 
 func (r userRow) user() User {
 	return User{ID: r.ID, Username: r.Username, Email: r.Email, PasswordHash: r.PasswordHash,
 		Version: r.Version, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
-		Roles: roleList(r.Roles), DisabledAt: fromMS(r.DisabledAt), LastLoginAt: fromMS(r.LastLoginAt)}
+		Roles: roleList(r.Roles), DisabledAt: fromMS(r.DisabledAt), LastLoginAt: fromMS(r.LastLoginAt),
+		EmailVerified: r.EmailVerified != 0}
 }
 
 // roleList is a stored role list, never nil (a token's roles claim is always an array).
@@ -57,23 +63,27 @@ func roleList(s string) []string {
 	return []string{}
 }
 
-const userCols = "id, username, email, password_hash, version, created_at, updated_at, roles, disabled_at, last_login_at"
+const userCols = "id, username, email, password_hash, version, created_at, updated_at, roles, disabled_at, last_login_at, email_verified"
 
 // CreateUser inserts u (Version 1) and, in the same transaction, its "upsert" sync event for
-// each target. A username or email already taken in any letter case gives ErrUserExists; the
-// unique indexes decide, so two racing signups cannot both win.
-func (s *Store) CreateUser(ctx context.Context, u User, targets []string) error {
+// each target and the mails given (a verification mail, with its token). A username or email
+// already taken in any letter case gives ErrUserExists; the unique indexes decide, so two
+// racing signups cannot both win.
+func (s *Store) CreateUser(ctx context.Context, u User, targets []string, mails ...PendingMail) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			u.ID, u.Username, u.Email, u.PasswordHash, u.Version, ms(u.CreatedAt), ms(u.UpdatedAt),
-			joined(u.Roles), ms(u.DisabledAt), ms(u.LastLoginAt))
+			joined(u.Roles), ms(u.DisabledAt), ms(u.LastLoginAt), boolInt(u.EmailVerified))
 		if db.IsUniqueViolation(err) {
 			return ErrUserExists
 		}
 		if err != nil {
 			return fmt.Errorf("insert user: %w", err)
 		}
-		return s.addUserEvent(ctx, tx, EventUpsert, u, targets, u.CreatedAt)
+		if err := s.addUserEvent(ctx, tx, EventUpsert, u, targets, u.CreatedAt); err != nil {
+			return err
+		}
+		return s.addMails(ctx, tx, mails)
 	})
 }
 
@@ -157,8 +167,8 @@ func (s *Store) updateUser(ctx context.Context, tx *sqlx.Tx, id string, now time
 	}
 	u.Version++
 	u.UpdatedAt = now
-	_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ?, roles = ?, disabled_at = ? WHERE id = ?`),
-		u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), joined(u.Roles), ms(u.DisabledAt), u.ID)
+	_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ?, roles = ?, disabled_at = ?, email_verified = ? WHERE id = ?`),
+		u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), joined(u.Roles), ms(u.DisabledAt), boolInt(u.EmailVerified), u.ID)
 	if db.IsUniqueViolation(err) {
 		return User{}, ErrUserExists
 	}
