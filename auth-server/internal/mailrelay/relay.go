@@ -52,9 +52,9 @@ type Config struct {
 	RetryMax  time.Duration
 	// SendTimeout bounds one mail's whole SMTP exchange (30s); the Sender bounds each step.
 	SendTimeout time.Duration
-	// Lease is how long claimed mails are reserved for this relay (60s); it is raised to at
-	// least BatchSize×SendTimeout plus SendTimeout, so a lease never runs out while its batch
-	// is still being sent.
+	// Lease is how long claimed mails are reserved for this relay; it is at least (and by
+	// default) (BatchSize+1)×SendTimeout, so a lease never runs out while its batch is still
+	// being sent (60s with the defaults).
 	Lease time.Duration
 	// PollInterval is how often an idle relay looks for mail without a Notify (1s).
 	PollInterval time.Duration
@@ -77,7 +77,6 @@ func (c Config) withDefaults() Config {
 	def(&c.RetryMax, 5*time.Minute)
 	c.RetryMax = max(c.RetryMax, c.RetryBase)
 	def(&c.SendTimeout, 30*time.Second)
-	def(&c.Lease, 60*time.Second)
 	c.Lease = max(c.Lease, time.Duration(c.BatchSize+1)*c.SendTimeout)
 	def(&c.PollInterval, time.Second)
 	def(&c.Retention, 7*24*time.Hour)
