@@ -139,3 +139,45 @@ func TestMailRelaySIGKILL(t *testing.T) {
 	t.Logf("%d copies received (the second is the documented duplicate)", len(got))
 	mailToken(t, got[len(got)-1], "verify")
 }
+
+// TestMailLoggedWithoutSMTP: on the embedded default (no SMTP_URL) each mail is written to the
+// log with its recipient, subject and link, and the walkthrough's "forgot password" works by
+// following the logged link.
+func TestMailLoggedWithoutSMTP(t *testing.T) {
+	auth := startAuth(t, map[string]string{"KEY_ENCRYPTION_KEY": ""})
+	c := newClient(t)
+	a := c.signup(auth.URL, "loggeduser")
+	c.PostJSON(auth.URL+"/password/forgot", map[string]string{"email": a.Email}).Want(t, http.StatusAccepted)
+	c.PostJSON(auth.URL+"/password/forgot", map[string]string{"email": "nobody@example.com"}).Want(t, http.StatusAccepted)
+	var tok string
+	if !poll(20*time.Second, func() bool { tok = loggedToken(auth.Output(), a.Email, "reset"); return tok != "" }) {
+		t.Fatalf("no reset link logged for %s", a.Email)
+	}
+	if loggedToken(auth.Output(), a.Email, "verify") == "" {
+		t.Error("no verification link logged for the signup")
+	}
+	c.PostJSON(auth.URL+"/password/reset", map[string]string{"token": tok, "new_password": "the logged way"}).Want(t, http.StatusNoContent)
+	a.Password = "the logged way"
+	c.login(auth.URL, a)
+	if strings.Contains(auth.Output(), `"to":"nobody@example.com"`) {
+		t.Error("a mail was logged for an unknown address")
+	}
+}
+
+// loggedToken finds, in a JSON log, the token of the last mail to addr linking to /ui/page.
+func loggedToken(out, addr, page string) string {
+	tok := ""
+	for line := range strings.SplitSeq(out, "\n") {
+		var rec struct {
+			Msg, To, Link string
+		}
+		start := strings.IndexByte(line, '{')
+		if start < 0 || json.Unmarshal([]byte(line[start:]), &rec) != nil || rec.To != addr {
+			continue
+		}
+		if m := linkToken.FindStringSubmatch(rec.Link); m != nil && m[1] == page {
+			tok = m[2]
+		}
+	}
+	return tok
+}

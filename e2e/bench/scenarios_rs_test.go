@@ -34,6 +34,11 @@ func (h *harness) runStore(st storeCfg) {
 			h.add(Row{Store: st.Name, Name: "phase on every CPU (login, signup, sync)", Err: err})
 		}
 	}
+	if slices.Contains(phases, "mail") {
+		if err := h.mailPhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "mail phase (/password/forgot, known and unknown address)", Err: err})
+		}
+	}
 	if slices.Contains(phases, "admin") { // last: it adds 100,000 users to the database
 		if err := h.adminPhase(st); err != nil {
 			h.add(Row{Store: st.Name, Name: "admin phase (client credentials, admin search)", Err: err})
