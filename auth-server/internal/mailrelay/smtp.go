@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -61,9 +63,10 @@ func ParseSMTPURL(raw string, timeout time.Duration) (host string, opts []gomail
 
 // SMTP sends mails through an SMTP server with go-mail, one connection per mail.
 type SMTP struct {
-	cfg  SMTPConfig
-	host string
-	opts []gomail.Option
+	cfg    SMTPConfig
+	host   string
+	domain string // of the Message-IDs: MAIL_FROM's
+	opts   []gomail.Option
 }
 
 // NewSMTP returns the sender for cfg, or the error of its URL.
@@ -72,7 +75,13 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SMTP{cfg: cfg, host: host, opts: opts}, nil
+	domain := host
+	if from, err := mail.ParseAddress(cfg.From); err == nil {
+		if i := strings.LastIndexByte(from.Address, '@'); i >= 0 {
+			domain = from.Address[i+1:]
+		}
+	}
+	return &SMTP{cfg: cfg, host: host, domain: domain, opts: opts}, nil
 }
 
 // Send delivers m as multipart/alternative (text, then HTML), within ctx.
@@ -86,7 +95,7 @@ func (s *SMTP) Send(ctx context.Context, m store.Mail) error {
 	}
 	msg.Subject(m.Subject)
 	msg.SetDate()
-	msg.SetMessageIDWithValue(m.ID + "@" + s.host) // the same id for a retry of the same mail
+	msg.SetMessageIDWithValue(m.ID + "@" + s.domain) // the same id for a retry of the same mail
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	c, err := gomail.NewClient(s.host, s.opts...)

@@ -135,6 +135,11 @@ func TestEmailVerification(t *testing.T) {
 		if c := claims(t, at); c["email_verified"] != true {
 			t.Errorf("access token claims: %v", c)
 		}
+		// A session started before the verification refreshes into tokens that say so.
+		rf := e.do("POST", "/refresh", map[string]string{"refresh_token": s.str("refresh_token")})
+		if c := claims(t, rf.str("access_token")); rf.Status != 200 || c["email_verified"] != true {
+			t.Errorf("refreshed token: %d %v", rf.Status, c)
+		}
 		// A verified address gets no further mail from resend.
 		if r := e.do("POST", "/email/verify/resend", nil, bearer(at)...); r.Status != http.StatusAccepted {
 			t.Errorf("resend: %d %s", r.Status, r.Raw)
