@@ -1,8 +1,9 @@
 // Package mailrelay sends the mail queue (CONTRACT §11) the way syncrelay delivers the user
-// outbox, and with its parts: mails are claimed from the store under a lease committed before
-// sending (a relay that dies mid-send loses only its lease, and any replica sends the mail once
-// it expires: at most one duplicate), failures are retried with syncrelay.Backoff (exponential,
-// with jitter, for ever), and an idle relay wakes on Notify or polls. An SMTP server that is down
+// outbox, and with its parts: it runs syncrelay.Loop (work while there is work, wake on Notify
+// or poll when idle, back off by consecutive failures) and syncrelay.Backoff (exponential, with
+// jitter, for ever, per mail too); mails are claimed from the store under a lease committed
+// before sending, as deliveries are (a relay that dies mid-send loses only its lease, and any
+// replica sends the mail once it expires: at most one duplicate). An SMTP server that is down
 // or slow therefore never fails or slows the request that queued the mail.
 //
 // A MailResetRequest row is not a mail: it is a /password/forgot waiting to be looked up, which
@@ -133,39 +134,19 @@ func (r *Relay) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-// loop is syncrelay's worker loop for one queue: send while there is due mail; when there is
-// none, wait for a Notify or the poll interval; after a failure, back off (ignoring Notify) by
-// the number of consecutive failures.
+// loop is syncrelay's worker loop (syncrelay.Loop) over this queue: send while there is due
+// mail; when there is none, wait for a Notify or the poll interval; after a failure, back off
+// (ignoring Notify) by the number of consecutive failures.
 func (r *Relay) loop(ctx context.Context) {
-	backoff := syncrelay.Backoff{Base: r.cfg.RetryBase, Max: r.cfg.RetryMax}
-	failures := 0
-	for ctx.Err() == nil {
-		done, err := r.round(ctx)
-		var wait time.Duration
-		wake := r.wake
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			failures++
-			wait, wake = backoff.Delay(failures, r.deps.Rand()), nil
+	l := syncrelay.Loop{Backoff: syncrelay.Backoff{Base: r.cfg.RetryBase, Max: r.cfg.RetryMax}, PollInterval: r.cfg.PollInterval,
+		Wake: r.wake, Rand: r.deps.Rand,
+		OnFailure: func(err error, failures int, wait time.Duration) {
 			r.deps.Log.Warn("mail sending failed", "err", err, "consecutive_failures", failures, "retry_in", wait.Round(time.Millisecond).String())
-		case done > 0:
-			failures = 0
-			continue
-		default:
-			wait = r.cfg.PollInterval
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		case <-wake:
-			t.Stop()
-		}
-	}
+		}}
+	l.Run(ctx, func(ctx context.Context) syncrelay.Round {
+		done, err := r.round(ctx)
+		return syncrelay.Round{Progress: done > 0, Err: err}
+	})
 }
 
 // markTimeout bounds recording an outcome, done even while stopping so a sent mail is not
