@@ -45,7 +45,7 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		_ = d.Close()
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, db: d, store: store.New(d)}
+	a := &app{cfg: cfg, log: log, db: d, store: store.New(d, store.WithRevocations(cfg.SyncURLs, cfg.AccessTTL))}
 	var ks tokens.KeySource
 	if cfg.Algorithm == "HS256" {
 		a.hs = tokens.NewHS256Key(cfg.SecretKey)

@@ -51,7 +51,11 @@ func syncCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 	if err != nil {
 		return fmt.Errorf("sync replay: %d users queued before: %w (running it again is safe)", n, err)
 	}
-	fmt.Fprintf(stdout, "queued %d users for %d sync targets; the running auth servers deliver them (watch with: auth-server sync status)\n", n, len(cfg.SyncURLs))
+	r, err := a.store.EnqueueRevocationReplay(ctx, cfg.SyncURLs, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("sync replay: %d users queued, then the revocations failed: %w (running it again is safe)", n, err)
+	}
+	fmt.Fprintf(stdout, "queued %d users and %d revocations in force for %d sync targets; the running auth servers deliver them (watch with: auth-server sync status)\n", n, r, len(cfg.SyncURLs))
 	return nil
 }
 

@@ -37,7 +37,7 @@ func TestSyncCommands(t *testing.T) {
 	}
 
 	out, err := sync("replay")
-	if err != nil || !strings.Contains(out, "queued 2 users for 2 sync targets") {
+	if err != nil || !strings.Contains(out, "queued 2 users and 0 revocations in force for 2 sync targets") {
 		t.Fatalf("replay: %q, %v", out, err)
 	}
 	out, err = sync("status", "--json")

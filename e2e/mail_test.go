@@ -181,3 +181,25 @@ func loggedToken(out, addr, page string) string {
 	}
 	return tok
 }
+
+// TestMailResetRevokesAtResourceServer: a password reset ends every session, and the resource
+// server refuses the old access tokens within 2 s (CONTRACT §10, §11), the link coming from the
+// logged mail.
+func TestMailResetRevokesAtResourceServer(t *testing.T) {
+	s := startStack(t, StackOptions{})
+	c := newClient(t)
+	a := c.signup(s.Auth.URL, "resetrev")
+	second := c.login(s.Auth.URL, a)
+	accepted(t, c, s.Resource.URL, "/whoami", a.Tokens.AccessToken, "before")
+	c.PostJSON(s.Auth.URL+"/password/forgot", map[string]string{"email": a.Email}).Want(t, http.StatusAccepted)
+	var tok string
+	if !poll(20*time.Second, func() bool { tok = loggedToken(s.Auth.Output(), a.Email, "reset"); return tok != "" }) {
+		t.Fatal("no reset link logged")
+	}
+	c.PostJSON(s.Auth.URL+"/password/reset", map[string]string{"token": tok, "new_password": "reset and revoked"}).Want(t, http.StatusNoContent)
+	at := time.Now()
+	for _, old := range []string{a.Tokens.AccessToken, second.AccessToken} {
+		took := revokedWithin(t, c, s.Resource.URL, "/whoami", old, at, revocationBound, "password reset")
+		t.Logf("refused %s after the reset", took.Round(time.Millisecond))
+	}
+}

@@ -18,6 +18,7 @@ import (
 var suite struct {
 	authBin     string
 	resourceBin string
+	exampleBin  string
 	moduleRoot  string
 	api         *apiValidator
 }
@@ -53,7 +54,7 @@ func setupAndRun(m *testing.M) int {
 	return m.Run()
 }
 
-// buildBinaries runs `go build -o` for both commands, concurrently, with -race when this
+// buildBinaries runs `go build -o` for both commands and the example service, concurrently, with -race when this
 // test binary was built with it, so that data races in the servers fail the suite too.
 func buildBinaries(dir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -69,9 +70,11 @@ func buildBinaries(dir string) error {
 	suite.moduleRoot = filepath.Dir(gomod)
 	suite.authBin = filepath.Join(dir, "auth-server")
 	suite.resourceBin = filepath.Join(dir, "resource-server")
+	suite.exampleBin = filepath.Join(dir, "revocation-service")
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, b := range []struct{ out, pkg string }{{suite.authBin, "./auth-server"}, {suite.resourceBin, "./resource-server"}} {
+	errs := make([]error, 3)
+	for i, b := range []struct{ out, pkg string }{{suite.authBin, "./auth-server"}, {suite.resourceBin, "./resource-server"},
+		{suite.exampleBin, "./examples/revocation-service"}} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

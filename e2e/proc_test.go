@@ -23,6 +23,9 @@ import (
 const (
 	kindAuth     = "auth-server"
 	kindResource = "resource-server"
+	// kindExample is examples/revocation-service, a third-party service built on the public
+	// verifier package alone.
+	kindExample = "revocation-service"
 )
 
 // Deadlines of the harness. Generous, because the suite runs race-built binaries on a busy
@@ -66,9 +69,13 @@ func newProc(t testing.TB, kind string, env map[string]string) *Proc {
 	}
 	addrVar := "AUTH_ADDR"
 	p.bin, p.readyPath = suite.authBin, "/readyz"
-	if kind == kindResource {
+	switch kind {
+	case kindResource:
 		addrVar = "RESOURCE_ADDR"
 		p.bin, p.readyPath = suite.resourceBin, "/healthz"
+	case kindExample:
+		addrVar = "ADDR"
+		p.bin, p.readyPath = suite.exampleBin, "/healthz"
 	}
 	if a := p.env[addrVar]; a != "" {
 		_, port, err := net.SplitHostPort(a)

@@ -11,6 +11,7 @@ import (
 	"github.com/jwtauth/jwtauth/db"
 	"github.com/jwtauth/jwtauth/internal/httpapi"
 	"github.com/jwtauth/jwtauth/resource-server/internal/appstore"
+	"github.com/jwtauth/jwtauth/resource-server/internal/denylist"
 	"github.com/jwtauth/jwtauth/resource-server/internal/server"
 	"github.com/jwtauth/jwtauth/resource-server/verifier"
 )
@@ -40,11 +41,20 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer cancel() // stops the verifier's JWKS refresh
 	metrics := server.NewMetrics(httpapi.NewRegistry(collectors.NewDBStatsCollector(d.DB.DB, "app")))
 	warnUnusedSettings(cfg, log)
-	v, err := verifier.New(ctx, verifierConfig(cfg, log, metrics))
+	store := appstore.New(d, time.Now)
+	vc := verifierConfig(cfg, log, metrics)
+	// Entries are kept as long as the verifier would accept their tokens: expiry plus leeway.
+	deny := denylist.New(denylist.Config{Leeway: vc.Leeway}, store, metrics, log.With("component", "deny-list"), time.Now)
+	if err := deny.Load(ctx); err != nil {
+		return fmt.Errorf("deny-list: %w", err)
+	}
+	go deny.Run(ctx)
+	vc.Revocations = deny
+	v, err := verifier.New(ctx, vc)
 	if err != nil {
 		return fmt.Errorf("verifier: %w", err)
 	}
-	srv := server.New(server.Deps{Store: appstore.New(d, time.Now), Verifier: v, Metrics: metrics, Logger: log})
+	srv := server.New(server.Deps{Store: store, Verifier: v, DenyList: deny, Metrics: metrics, Logger: log})
 	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "resource server listening",
 		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "jwks_url", jwksURLOf(cfg), "keys_loaded", v.Ready())
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -153,21 +152,27 @@ func (p *Proc) Stop() {
 }
 
 // PeakRSS returns the process's VmHWM (peak resident set) in bytes.
-func (p *Proc) PeakRSS() (int64, error) {
+func (p *Proc) PeakRSS() (int64, error) { return p.status("VmHWM") }
+
+// RSS returns the process's VmRSS (resident set now) in bytes.
+func (p *Proc) RSS() (int64, error) { return p.status("VmRSS") }
+
+// status reads the kB figure named field of the process's /proc status, in bytes.
+func (p *Proc) status(field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		return 0, fmt.Errorf("read status: %w", err)
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("parse VmHWM %q: %w", v, err)
+				return 0, fmt.Errorf("parse %s %q: %w", field, v, err)
 			}
 			return kb << 10, nil
 		}
 	}
-	return 0, errors.New("no VmHWM in /proc status")
+	return 0, fmt.Errorf("no %s in /proc status", field)
 }
 
 // FreePort asks the OS for a free TCP port on 127.0.0.1 and returns "127.0.0.1:port". The port

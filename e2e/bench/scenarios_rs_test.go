@@ -34,6 +34,11 @@ func (h *harness) runStore(st storeCfg) {
 			h.add(Row{Store: st.Name, Name: "phase on every CPU (login, signup, sync)", Err: err})
 		}
 	}
+	if slices.Contains(phases, "revoke") {
+		if err := h.revokePhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "revocation phase (logout latency, deny-list cost)", Err: err})
+		}
+	}
 	if slices.Contains(phases, "mail") {
 		if err := h.mailPhase(st); err != nil {
 			h.add(Row{Store: st.Name, Name: "mail phase (/password/forgot, known and unknown address)", Err: err})

@@ -1,6 +1,7 @@
 // Package syncevent defines the user-sync wire format shared by the auth server (which sends)
 // and the resource server (which applies): POST {"events": [Event, …]} with a Bearer token of
-// type TokenType for audience Audience.
+// type TokenType for audience Audience. Besides user changes (user.upsert, user.delete) the
+// channel carries revocations (session.revoked, user.revoked; docs/revocation.md).
 package syncevent
 
 import (
@@ -13,6 +14,12 @@ import (
 const (
 	TypeUpsert = "user.upsert"
 	TypeDelete = "user.delete"
+	// TypeSessionRevoked: session SessionID of user Subject ended; its access tokens, which
+	// all expire by Expires, are refused.
+	TypeSessionRevoked = "session.revoked"
+	// TypeUserRevoked: every access token of user Subject issued before NotBefore is refused;
+	// all of them expire by Expires.
+	TypeUserRevoked = "user.revoked"
 )
 
 // The sync token's header type and audience: a user's access token can never pass for one.
@@ -34,11 +41,25 @@ func BodyHash(body []byte) string {
 
 // Event is one change of one user. Version grows with every change of that user, so a target
 // applies an event only when it is newer than what it has, and a repeated ID changes nothing.
+//
+// A revocation (TypeSessionRevoked, TypeUserRevoked) has no User; it carries Subject (the
+// user's id), SessionID (session.revoked), NotBefore (user.revoked) and Expires, the last
+// instant at which a token it covers can still be valid, after which a target may forget it.
+// NotBefore and Expires are Unix seconds, like the iat and exp claims they are compared with.
 type Event struct {
 	ID         string    `json:"id"`
 	Type       string    `json:"type"`
-	User       User      `json:"user"`
+	User       User      `json:"user,omitzero"`
+	SessionID  string    `json:"sid,omitempty"`
+	Subject    string    `json:"sub,omitempty"`
+	NotBefore  int64     `json:"not_before,omitempty"`
+	Expires    int64     `json:"exp,omitempty"`
 	OccurredAt time.Time `json:"occurred_at"`
+}
+
+// IsRevocation reports whether e is a revocation rather than a user change.
+func (e Event) IsRevocation() bool {
+	return e.Type == TypeSessionRevoked || e.Type == TypeUserRevoked
 }
 
 // User is the synced part of an account (never the password hash).

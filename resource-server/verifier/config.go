@@ -86,6 +86,9 @@ type Config struct {
 	// Observer receives cache and refresh events, e.g. for Prometheus metrics.
 	// nil means none.
 	Observer Observer
+	// Revocations, when set, is asked about every verified token: a revoked one fails
+	// with ErrRevoked (e.g. a MemoryRevocations fed by RevocationHandler). nil checks none.
+	Revocations RevocationChecker
 	// InsecureSkipIssuerCheck accepts any iss. Safe only when the key set (or
 	// secret) is used by exactly one issuer, so that a valid signature already
 	// proves the issuer. iss must still be present.

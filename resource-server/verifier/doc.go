@@ -37,7 +37,22 @@
 //     refresh;
 //  5. the signature, with go-jose restricted to that one algorithm. The claims
 //     are trusted only now, and only because the verified payload is
-//     byte-for-byte the payload decoded in step 3.
+//     byte-for-byte the payload decoded in step 3;
+//  6. with Config.Revocations, whether the token was revoked (after a cache hit
+//     too): ErrRevoked.
+//
+// # Revocations
+//
+// The auth server announces on its sync channel when a session ends
+// (session.revoked) and when a user's earlier tokens are void (user.revoked:
+// disabled, deleted, roles changed). RevocationHandler receives those calls
+// (authenticated like the resource server's sync route) into a RevocationStore;
+// MemoryRevocations is the one for a single process. Register the handler's URL
+// in the auth server's SYNC_URLS and pass the store as Config.Revocations:
+//
+//	revoked := verifier.NewMemoryRevocations(0)
+//	v, err := verifier.New(ctx, verifier.Config{..., Revocations: revoked})
+//	mux.Handle("POST /sync", v.RevocationHandler(revoked))
 //
 // # Keys
 //
@@ -97,9 +112,10 @@
 //   - Auth server down: verification is offline; known keys keep verifying.
 //   - Token malleability: base64 must be canonical (strict), so one token has one
 //     string, which keeps the cache exact.
-//   - Not covered: revocation of individual tokens before exp (tokens are
-//     short-lived bearer tokens), and TLS to the JWKS, which is the HTTP
-//     client's job (use an https JWKSURL in production).
+//   - Revocation: only with Config.Revocations fed by RevocationHandler; a
+//     service that cannot receive the auth server's calls accepts a revoked token
+//     until it expires. Not covered: TLS to the JWKS, which is the HTTP client's
+//     job (use an https JWKSURL in production).
 //
 // # Errors
 //

@@ -41,6 +41,9 @@ var (
 	// ErrKeysUnavailable: the key set has never been loaded (the JWKS was
 	// unreachable so far), or the caller's context ended while waiting for a refresh.
 	ErrKeysUnavailable = errors.New("signing keys unavailable")
+	// ErrRevoked: the token verified, but its session ended or its user's tokens were
+	// revoked since it was issued (Config.Revocations).
+	ErrRevoked = errors.New("token revoked")
 	// ErrConfig: New was given an invalid Config.
 	ErrConfig = errors.New("invalid verifier config")
 )
@@ -52,7 +55,7 @@ func Description(err error) string {
 	outcomes := [...]error{
 		ErrMissingToken, ErrMalformed, ErrAlgorithm, ErrUnknownKey, ErrSignature,
 		ErrExpired, ErrNotYetValid, ErrIssuer, ErrAudience, ErrTokenType,
-		ErrMissingClaim, ErrKeysUnavailable,
+		ErrMissingClaim, ErrKeysUnavailable, ErrRevoked,
 	}
 	for _, o := range outcomes {
 		if errors.Is(err, o) {

@@ -32,6 +32,7 @@ type Verifier struct {
 	obs    Observer
 	keys   KeySet
 	cache  *tokenCache
+	revs   RevocationChecker // nil: no revocation check
 }
 
 // expectations are what WithExpectations changes.
@@ -102,6 +103,7 @@ func newVerifier(cfg Config) (*Verifier, error) {
 		now:    cfg.Now,
 		log:    cfg.Logger,
 		obs:    cfg.Observer,
+		revs:   cfg.Revocations,
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -166,7 +168,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		if err := v.checkClaims(c, now); err != nil {
 			return nil, err
 		}
-		return c.Clone(), nil
+		return v.unlessRevoked(c)
 	}
 	c, key, err := v.verifyFull(ctx, token, now)
 	if err != nil {
@@ -174,6 +176,15 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	if v.cache != nil {
 		v.cache.put(token, cacheEntry{claims: c, key: key, expires: c.Expiry.Add(v.leeway)}, now, v.usable)
+	}
+	return v.unlessRevoked(c)
+}
+
+// unlessRevoked returns a copy of the verified claims c, or ErrRevoked. It runs after the
+// cache too: a revocation applies to tokens verified before it.
+func (v *Verifier) unlessRevoked(c *Claims) (*Claims, error) {
+	if v.revs != nil && v.revs.Revoked(c) {
+		return nil, ErrRevoked
 	}
 	return c.Clone(), nil
 }

@@ -118,11 +118,21 @@ func (nopObserver) Login(string)             {}
 func (nopObserver) Refresh(string)           {}
 func (nopObserver) AccessTokenIssued(string) {}
 
-// signalSync wakes the sync relay after a user change was committed (it also polls).
+// signalSync wakes the sync relay after a user change or a revocation was committed (it also
+// polls).
 func (s *Service) signalSync() {
 	if s.syncNotify != nil {
 		s.syncNotify()
 	}
+}
+
+// synced is err, after waking the sync relay when err is nil: the ending of a session, whose
+// session.revoked the store queued, reaches the resource servers without waiting for a poll.
+func (s *Service) synced(err error) error {
+	if err == nil {
+		s.signalSync()
+	}
+	return err
 }
 
 // audit is the audit event of type event for the client, at now.

@@ -105,7 +105,8 @@ type UserPatch struct {
 }
 
 // UpdateUser applies an administrative change, each part audited with its actor. Disabling
-// ends every session of the user at once.
+// ends every session of the user at once; disabling and a change of roles revoke the user's
+// access tokens issued before (both pushed to the resource servers, docs/revocation.md).
 func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, in UserPatch) (store.User, error) {
 	profile, err := in.normalized()
 	if err != nil {
@@ -132,8 +133,10 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, in UserPat
 		}
 		u, err = s.store.UpdateUserMail(ctx, u.ID, now, s.cfg.SyncTargets, func(x *store.User) ([]store.PendingMail, error) {
 			mails, err := s.applyProfile(profile, x, now)
-			if in.Roles != nil {
+			if in.Roles != nil && !slices.Equal(x.Roles, roles) {
+				// Tokens carrying the old roles are refused from now on (user.revoked).
 				x.Roles = roles
+				x.RevokeTokens(now)
 			}
 			if in.EmailVerified != nil {
 				x.EmailVerified = *in.EmailVerified
@@ -199,7 +202,8 @@ func (s *Service) LogoutEverywhere(ctx context.Context, a Actor, ref string) (in
 		return 0, err
 	}
 	now := s.now().UTC()
-	return s.store.RevokeUserSessions(ctx, u.ID, "", now, store.RevokeAdmin, a.audit(now, store.AuditAdminLogout, u.ID))
+	n, err := s.store.RevokeUserSessions(ctx, u.ID, "", now, store.RevokeAdmin, a.audit(now, store.AuditAdminLogout, u.ID))
+	return n, s.synced(err)
 }
 
 // NewUser is an account made by an operator.

@@ -122,5 +122,5 @@ func (s *Service) RemoveClient(ctx context.Context, a Actor, id string) (int, er
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, fmt.Errorf("%w: %q", ErrClientNotFound, id)
 	}
-	return n, err
+	return n, s.synced(err)
 }

@@ -165,7 +165,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, in PasswordCh
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrWrongPassword // changed (or the user deleted) since we checked it
 	}
-	if err != nil {
+	if err := s.synced(err); err != nil {
 		return err
 	}
 	s.log.Info("password changed", "user_id", u.ID, "sessions_ended", n)
@@ -190,5 +190,5 @@ func (s *Service) EndSession(ctx context.Context, p Principal, id string, c Clie
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrSessionNotFound
 	}
-	return err
+	return s.synced(err)
 }

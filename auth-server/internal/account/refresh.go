@@ -56,6 +56,7 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput, c Client) (Token
 	s.obs.Refresh(run.outcome.String())
 	switch run.outcome {
 	case refresh.Reuse:
+		s.signalSync() // the session's revocation was committed
 		s.log.Warn("refresh token reuse: session revoked", "session_id", st.Session.ID, "user_id", st.Session.UserID, "ip", c.IP)
 		return Tokens{}, ErrInvalidGrant
 	case refresh.Rotate, refresh.Replay:
@@ -170,10 +171,10 @@ func (s *Service) Logout(ctx context.Context, token string, all bool, c Client) 
 	if all && (outcome == refresh.Rotate || outcome == refresh.Replay) {
 		ev := audit(now, store.AuditLogoutAll, st.Session.UserID, st.Session.ID, c)
 		_, err := s.store.RevokeUserSessions(ctx, st.Session.UserID, "", now, store.RevokeLogoutAll, ev)
-		return err
+		return s.synced(err)
 	}
 	ev := audit(now, store.AuditLogout, st.Session.UserID, st.Session.ID, c)
-	return ignoreNotFound(s.store.RevokeSession(ctx, "", st.Session.ID, now, store.RevokeLogout, ev))
+	return ignoreNotFound(s.synced(s.store.RevokeSession(ctx, "", st.Session.ID, now, store.RevokeLogout, ev)))
 }
 
 // Revoke is RFC 7009 token revocation by an authenticated client: a refresh token revokes
@@ -211,7 +212,7 @@ func (s *Service) Revoke(ctx context.Context, token string, a ClientAuth, c Clie
 	now := s.now().UTC()
 	ev := audit(now, store.AuditLogout, uid, sid, c)
 	ev.Detail = "revoked through /revoke by client " + client.ID
-	return ignoreNotFound(s.store.RevokeSession(ctx, uid, sid, now, store.RevokeRevoked, ev))
+	return ignoreNotFound(s.synced(s.store.RevokeSession(ctx, uid, sid, now, store.RevokeRevoked, ev)))
 }
 
 // ClientCredentials issues a confidential client a token of its own (RFC 6749 §4.4): sub is

@@ -85,7 +85,8 @@ func (s *Service) startSession(ctx context.Context, u store.User, g grant, c Cli
 
 // userSubject is what an access token for u through client with scope says.
 func userSubject(u store.User, client string, scope []string) tokens.Subject {
-	return tokens.Subject{UserID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Roles: u.Roles, ClientID: client, Scope: scope}
+	return tokens.Subject{UserID: u.ID, Username: u.Username, Email: u.Email, Roles: u.Roles, ClientID: client, Scope: scope,
+		NotBefore: u.TokensNotBefore, EmailVerified: u.EmailVerified}
 }
 
 // tokens signs a fresh access token for sub in session sid (none for a client's own token),

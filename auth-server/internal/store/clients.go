@@ -124,21 +124,16 @@ func (s *Store) SetClientSecret(ctx context.Context, id, hash string, now time.T
 // RemoveClient deletes a client and revokes every live session issued to it, with its audit
 // event, in one transaction; it returns how many sessions it revoked, or ErrNotFound.
 func (s *Store) RemoveClient(ctx context.Context, id string, now time.Time, audit AuditEvent) (int, error) {
-	var n int64
+	var n int
 	err := s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM clients WHERE client_id = ?`), id)
 		if err := oneRow(res, err, ErrNotFound); err != nil {
 			return fmt.Errorf("remove client: %w", err)
 		}
-		res, err = tx.ExecContext(ctx, s.q(`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE client_id = ? AND revoked_at = 0`),
-			ms(now), RevokeClientRemoved, id)
-		if err != nil {
-			return fmt.Errorf("revoke client sessions: %w", err)
-		}
-		if n, err = res.RowsAffected(); err != nil {
-			return fmt.Errorf("revoke client sessions: %w", err)
+		if n, err = s.endSessions(ctx, tx, now, RevokeClientRemoved, `client_id = ? AND revoked_at = 0`, id); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, audit)
 	})
-	return int(n), err
+	return n, err
 }

@@ -204,3 +204,28 @@ func TestConcurrentResetsOneWins(t *testing.T) {
 		}
 	})
 }
+
+// A password reset ends every session of the user and, like every session end, queues
+// session.revoked for each of them in its transaction (CONTRACT §10, §11).
+func TestResetQueuesSessionRevoked(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		targets := []string{"http://a/sync"}
+		s, ctx := store.New(d, store.WithRevocations(targets, 15*time.Minute)), context.Background()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		u := newUser("resetter")
+		if err := s.CreateUser(ctx, u, targets, pendingMail(u, store.MailReset, "reset-hash", now, time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		ss := startSessions(t, s, u.ID, "", 2)
+		if _, n, err := s.ResetPassword(ctx, "reset-hash", "h2", now, store.AuditEvent{At: now, Event: store.AuditPasswordReset}); err != nil || n != 2 {
+			t.Fatalf("reset = %d, %v; want 2 sessions ended", n, err)
+		}
+		ended := map[string]bool{}
+		for _, q := range queuedRevocations(t, d) {
+			ended[q.SessionID] = q.Subject == u.ID && q.deliveries == len(targets)
+		}
+		if len(ended) != 2 || !ended[ss[0].ID] || !ended[ss[1].ID] {
+			t.Errorf("session.revoked queued for %v; want both sessions", ended)
+		}
+	})
+}

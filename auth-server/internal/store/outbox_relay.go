@@ -256,7 +256,7 @@ func (s *Store) EnqueueReplay(ctx context.Context, targets []string, now time.Ti
 		var page []userRow
 		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 			page = page[:0]
-			if err := sqlx.SelectContext(ctx, tx, &page, s.q(`SELECT `+userCols+` FROM users WHERE id > ? ORDER BY id LIMIT ?`), after, pageSize); err != nil {
+			if err := sqlx.SelectContext(ctx, tx, &page, s.q(`SELECT `+userReadCols+` FROM users WHERE id > ? ORDER BY id LIMIT ?`), after, pageSize); err != nil {
 				return fmt.Errorf("replay: list users: %w", err)
 			}
 			return s.addReplayEvents(ctx, tx, page, targets, now)

@@ -133,23 +133,22 @@ func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) 
 }
 
 // RevokeSession revokes session id of userID (any user when userID is empty) if it is live at
-// now, writing audit in the same transaction; ErrNotFound when there is no such live session.
+// now, writing audit and queuing session.revoked in the same transaction; ErrNotFound when
+// there is no such live session.
 // It updates only the sessions row (the lock order of docs/refresh-sessions.md).
 func (s *Store) RevokeSession(ctx context.Context, userID, id string, now time.Time, reason string, audit AuditEvent) error {
 	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
-		q := `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND ` + liveSession
-		args := []any{ms(now), reason, id, ms(now), ms(now)}
+		where := `id = ? AND ` + liveSession
+		args := []any{id, ms(now), ms(now)}
 		if userID != "" {
-			q += ` AND user_id = ?`
+			where += ` AND user_id = ?`
 			args = append(args, userID)
 		}
-		res, err := tx.ExecContext(ctx, s.q(q), args...)
+		n, err := s.endSessions(ctx, tx, now, reason, where, args...)
 		if err != nil {
-			return fmt.Errorf("revoke session: %w", err)
+			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("revoke session: %w", err)
-		} else if n == 0 {
+		if n == 0 {
 			return ErrNotFound
 		}
 		return s.audit(ctx, tx, audit)
@@ -157,7 +156,7 @@ func (s *Store) RevokeSession(ctx context.Context, userID, id string, now time.T
 }
 
 // RevokeUserSessions revokes every session of userID not yet revoked, except keep (when not
-// empty), writing audit in the same transaction. It returns how many it revoked.
+// empty), writing audit and queuing session.revoked in the same transaction. It returns how many it revoked.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep string, now time.Time, reason string, audit AuditEvent) (int, error) {
 	var n int
 	err := s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
@@ -172,16 +171,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep string, now
 }
 
 func (s *Store) revokeUserSessions(ctx context.Context, tx *sqlx.Tx, userID, keep string, now time.Time, reason string) (int, error) {
-	res, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND id <> ? AND revoked_at = 0`),
-		ms(now), reason, userID, keep)
-	if err != nil {
-		return 0, fmt.Errorf("revoke user sessions: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("revoke user sessions: %w", err)
-	}
-	return int(n), nil
+	return s.endSessions(ctx, tx, now, reason, `user_id = ? AND id <> ? AND revoked_at = 0`, userID, keep)
 }
 
 // ChangePassword replaces the password hash of userID with newHash if it still is oldHash

@@ -28,10 +28,19 @@ var (
 type Store struct {
 	db    *db.DB
 	stmts *db.StmtCache // the statements of the hottest path, the refresh
+	// where revocations are queued, and the access-token lifetime (WithRevocations)
+	revokeTargets []string
+	tokenTTL      time.Duration
 }
 
 // New returns a Store over an open, migrated database.
-func New(d *db.DB) *Store { return &Store{db: d, stmts: db.NewStmtCache(d)} }
+func New(d *db.DB, opts ...Option) *Store {
+	s := &Store{db: d, stmts: db.NewStmtCache(d)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // DB returns the underlying database, for health checks.
 func (s *Store) DB() *db.DB { return s.db }

@@ -25,9 +25,26 @@ type User struct {
 	Roles        []string  // never nil when read
 	DisabledAt   time.Time // zero while enabled
 	LastLoginAt  time.Time // zero before the first log-in
+	// TokensNotBefore: access tokens of the user issued before it are revoked (user.revoked);
+	// tokens issued afterwards carry an iat of at least it. Zero for none (RevokeTokens).
+	TokensNotBefore time.Time
 
 	// EmailVerified: the link of a mail sent to Email was followed (CONTRACT §11).
 	EmailVerified bool
+}
+
+// RevokeTokens makes every access token of u issued until now invalid: TokensNotBefore becomes
+// now rounded up to a whole second (tokens carry whole seconds, so one issued later in the
+// same second is told apart by carrying that rounded iat). Saved by UpdateUser, it queues
+// user.revoked to every sync target.
+func (u *User) RevokeTokens(now time.Time) {
+	nb := now.Truncate(time.Second)
+	if nb.Before(now) {
+		nb = nb.Add(time.Second)
+	}
+	if nb.After(u.TokensNotBefore) {
+		u.TokensNotBefore = nb.UTC()
+	}
 }
 
 // Disabled reports whether the user is disabled.
@@ -44,6 +61,7 @@ type userRow struct {
 	Roles        string `db:"roles"`
 	DisabledAt   int64  `db:"disabled_at"`
 	LastLoginAt  int64  `db:"last_login_at"`
+	NotBefore    int64  `db:"tokens_not_before"`
 
 	EmailVerified int64 `db:"email_verified"` // 00008_mail.sql
 }
@@ -52,7 +70,7 @@ func (r userRow) user() User {
 	return User{ID: r.ID, Username: r.Username, Email: r.Email, PasswordHash: r.PasswordHash,
 		Version: r.Version, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
 		Roles: roleList(r.Roles), DisabledAt: fromMS(r.DisabledAt), LastLoginAt: fromMS(r.LastLoginAt),
-		EmailVerified: r.EmailVerified != 0}
+		TokensNotBefore: fromMS(r.NotBefore), EmailVerified: r.EmailVerified != 0}
 }
 
 // roleList is a stored role list, never nil (a token's roles claim is always an array).
@@ -64,6 +82,10 @@ func roleList(s string) []string {
 }
 
 const userCols = "id, username, email, password_hash, version, created_at, updated_at, roles, disabled_at, last_login_at, email_verified"
+
+// userReadCols are the columns a userRow is read from: userCols and those a new user starts
+// without.
+const userReadCols = userCols + ", tokens_not_before"
 
 // CreateUser inserts u (Version 1) and, in the same transaction, its "upsert" sync event for
 // each target and the mails given (a verification mail, with its token). A username or email
@@ -103,7 +125,7 @@ func (s *Store) UserByLogin(ctx context.Context, login string) (User, error) {
 
 func (s *Store) getUser(ctx context.Context, q sqlx.QueryerContext, where string, arg any) (User, error) {
 	var r userRow
-	err := sqlx.GetContext(ctx, q, &r, s.q(`SELECT `+userCols+` FROM users WHERE `+where), arg)
+	err := sqlx.GetContext(ctx, q, &r, s.q(`SELECT `+userReadCols+` FROM users WHERE `+where), arg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
@@ -139,6 +161,7 @@ func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, now t
 			switch {
 			case disabled && !u.Disabled():
 				u.DisabledAt = now
+				u.RevokeTokens(now)
 			case !disabled:
 				u.DisabledAt = time.Time{}
 			}
@@ -162,20 +185,27 @@ func (s *Store) updateUser(ctx context.Context, tx *sqlx.Tx, id string, now time
 	if err != nil {
 		return User{}, err
 	}
+	notBefore := u.TokensNotBefore
 	if err := change(&u); err != nil {
 		return User{}, err
 	}
 	u.Version++
 	u.UpdatedAt = now
-	_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ?, roles = ?, disabled_at = ?, email_verified = ? WHERE id = ?`),
-		u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), joined(u.Roles), ms(u.DisabledAt), boolInt(u.EmailVerified), u.ID)
+	_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ?, roles = ?, disabled_at = ?, tokens_not_before = ?, email_verified = ? WHERE id = ?`),
+		u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), joined(u.Roles), ms(u.DisabledAt), ms(u.TokensNotBefore), boolInt(u.EmailVerified), u.ID)
 	if db.IsUniqueViolation(err) {
 		return User{}, ErrUserExists
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("update user: %w", err)
 	}
-	return u, s.addUserEvent(ctx, tx, EventUpsert, u, targets, now)
+	if err := s.addUserEvent(ctx, tx, EventUpsert, u, targets, now); err != nil {
+		return User{}, err
+	}
+	if u.TokensNotBefore.After(notBefore) {
+		return u, s.revokeUserTokens(ctx, tx, u, now)
+	}
+	return u, nil
 }
 
 // SetPasswordHash replaces a user's hash without a sync event (the hash is not synced): used
@@ -196,6 +226,12 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time, target
 	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
 		u, err := s.getUser(ctx, tx, "id = ?"+s.db.ForUpdate(), id)
 		if err != nil {
+			return err
+		}
+		// Every token of the user is refused from now on: queued while the row, whose version
+		// orders the event before the delete, still exists.
+		u.RevokeTokens(now)
+		if err := s.revokeUserTokens(ctx, tx, u, now); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM users WHERE id = ?`), id); err != nil {

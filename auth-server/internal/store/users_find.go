@@ -30,7 +30,7 @@ func (s *Store) FindUsers(ctx context.Context, q UserQuery) ([]User, error) {
 	if q.After != "" {
 		where, args = append(where, "lower(username) > ?"), append(args, q.After)
 	}
-	query := `SELECT ` + userCols + ` FROM users`
+	query := `SELECT ` + userReadCols + ` FROM users`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}

@@ -56,6 +56,9 @@ type Subject struct {
 	// ClientID is the client the token is issued to; Scope the scopes it grants.
 	ClientID string
 	Scope    []string
+	// NotBefore, when later than now, is the token's iat: the user's tokens issued before it
+	// were revoked, and resource servers compare whole seconds (store.User.RevokeTokens).
+	NotBefore time.Time
 }
 
 // Access signs an access token (accesstoken.Payload, typ at+jwt) for sub in session sid (empty
@@ -72,7 +75,11 @@ func (i *Issuer) Access(sub Subject, sid string) (string, time.Time, error) {
 	if p.AMR == nil && sid != "" {
 		p.AMR = []string{accesstoken.AMRPassword}
 	}
-	p.SetTimes(i.now(), i.ttl)
+	now := i.now()
+	if now.Before(sub.NotBefore) {
+		now = sub.NotBefore
+	}
+	p.SetTimes(now, i.ttl)
 	tok, err := i.sign(accesstoken.Type, p)
 	return tok, p.Expiry.Time(), err
 }

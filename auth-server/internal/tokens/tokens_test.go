@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The access token's members as issued (CONTRACT §3): roles is always present, an empty
@@ -56,5 +57,32 @@ func decodePart(t *testing.T, part string, v any) {
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A token issued after its user's tokens were revoked carries an iat of at least the
+// revocation's whole-second not_before, so resource servers comparing whole seconds accept
+// it; one issued later carries its own time.
+func TestAccessTokenIatNotBeforeRevocation(t *testing.T) {
+	iss := newIssuer(t, "ES256")
+	for _, c := range []struct {
+		name      string
+		notBefore time.Time
+		min       int64
+	}{
+		{"revoked in the next second", time.Now().Truncate(time.Second).Add(time.Second), time.Now().Truncate(time.Second).Add(time.Second).Unix()},
+		{"revoked long ago", time.Now().Add(-time.Hour), time.Now().Unix() - 1},
+	} {
+		sub := subject
+		sub.NotBefore = c.notBefore
+		tok, exp, err := iss.Access(sub, "5f0c2f7e-3a47-4c55-8a3e-2d1b7c9e4f60")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims struct{ Iat, Exp int64 }
+		decodePart(t, strings.Split(tok, ".")[1], &claims)
+		if claims.Iat < c.min || claims.Iat > time.Now().Unix()+1 || claims.Exp != exp.Unix() || claims.Exp-claims.Iat != int64(iss.TTL()/time.Second) {
+			t.Errorf("%s: iat %d exp %d; want iat in [%d, now+1] and exp = iat + ttl", c.name, claims.Iat, claims.Exp, c.min)
+		}
 	}
 }

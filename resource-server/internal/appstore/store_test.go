@@ -60,8 +60,8 @@ func apply(t *testing.T, s *appstore.Store, events ...syncevent.Event) appstore.
 
 func wantResult(t *testing.T, got appstore.Result, applied, ignored int) {
 	t.Helper()
-	if want := (appstore.Result{Applied: applied, Ignored: ignored}); got != want {
-		t.Fatalf("result = %+v, want %+v", got, want)
+	if got.Applied != applied || got.Ignored != ignored {
+		t.Fatalf("result = %d applied, %d ignored; want %d, %d", got.Applied, got.Ignored, applied, ignored)
 	}
 }
 

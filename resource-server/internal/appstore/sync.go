@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/jwtauth/jwtauth/internal/syncevent"
+	"github.com/jwtauth/jwtauth/resource-server/verifier"
 )
 
 // AppliedEventsRetention is how long an applied event id is remembered. Forgetting it later
@@ -25,16 +26,27 @@ const syncLockID = 0x6a7761707073
 const maxFieldLen = 320
 
 // Result counts the events of a batch: Applied changed the app database; Ignored did not
-// (a repeated event id, or a version older than or equal to the one held).
+// (a repeated event id, or a version older than or equal to the one held). Revocations are
+// the batch's revocations, applied now or before, for the deny-list in memory.
 type Result struct {
-	Applied int `json:"applied"`
-	Ignored int `json:"ignored"`
+	Applied     int                `json:"applied"`
+	Ignored     int                `json:"ignored"`
+	Revocations []StoredRevocation `json:"-"`
 }
 
 // ValidateEvent checks one event's shape; the error wraps ErrInvalidEvent.
 func ValidateEvent(e syncevent.Event) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: event %.64q: %s", ErrInvalidEvent, e.ID, fmt.Sprintf(format, a...))
+	}
+	if e.IsRevocation() {
+		if e.ID == "" || len(e.ID) > maxFieldLen {
+			return bad("id is required and at most %d bytes", maxFieldLen)
+		}
+		if _, _, err := verifier.RevocationOf(e); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+		}
+		return nil
 	}
 	switch {
 	case e.Type != syncevent.TypeUpsert && e.Type != syncevent.TypeDelete:
@@ -75,6 +87,17 @@ func (s *Store) Apply(ctx context.Context, events []syncevent.Event) (Result, er
 			return fmt.Errorf("sync lock: %w", err)
 		}
 		for _, e := range events {
+			if e.IsRevocation() {
+				// Always written (a repeat changes nothing but applied_at), never versioned:
+				// a revocation holds whatever the order of the user's other events.
+				rev, err := s.applyRevocation(ctx, tx, e, now)
+				if err != nil {
+					return err
+				}
+				res.Revocations = append(res.Revocations, rev)
+				res.Applied++
+				continue
+			}
 			changed, err := s.applyEvent(ctx, tx, e, now)
 			if err != nil {
 				return err

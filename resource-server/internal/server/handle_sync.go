@@ -2,12 +2,9 @@ package server
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/jwtauth/jwtauth/internal/httpapi"
 	"github.com/jwtauth/jwtauth/internal/syncevent"
@@ -20,7 +17,8 @@ type syncRequest struct {
 }
 
 // handleSync applies a batch of user-sync events from the auth server, in one transaction and
-// idempotently → 200 {"applied": n, "ignored": m}. The route's middleware has verified the
+// idempotently → 200 {"applied": n, "ignored": m}; the batch's revocations enter the deny-list
+// once it committed. The route's middleware has verified the
 // auth server's sync token; a malformed body or event is 400 and nothing is applied.
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
@@ -30,8 +28,8 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := checkBodyHash(r, body); err != nil {
-		return err
+	if raw, _ := verifier.BearerToken(r); !verifier.SyncBodyMatches(raw, body) { // verified by the route's middleware
+		return errBodyMismatch
 	}
 	var req syncRequest
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -45,6 +43,9 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if s.deny != nil {
+		s.deny.Remember(res.Revocations) // committed: refused from now on, here; other replicas read it
+	}
 	s.metrics.syncApplied(res.Applied, res.Ignored)
 	if res.Applied > 0 {
 		s.log.Info("user sync applied", "request_id", requestID(r.Context()), "applied", res.Applied, "ignored", res.Ignored)
@@ -57,24 +58,3 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) error {
 var errBodyMismatch = &apiError{Status: http.StatusUnauthorized, Code: "invalid_token",
 	Description: "the sync token does not match the request body",
 	Challenge:   `Bearer error="invalid_token", error_description="the sync token does not match the request body"`}
-
-// checkBodyHash compares the verified sync token's body_sha256 claim with the body, so a token
-// seen by one sync target cannot carry other events to another.
-func checkBodyHash(r *http.Request, body []byte) error {
-	raw, _ := verifier.BearerToken(r) // verified by the route's middleware
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return errBodyMismatch
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return errBodyMismatch
-	}
-	var c struct {
-		BodyHash string `json:"body_sha256"`
-	}
-	if json.Unmarshal(payload, &c) != nil || c.BodyHash != syncevent.BodyHash(body) {
-		return errBodyMismatch
-	}
-	return nil
-}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,6 +20,10 @@ type Metrics struct {
 	cache  *prometheus.CounterVec
 	jwks   *prometheus.CounterVec
 	synced *prometheus.CounterVec
+	// the deny-list: entries held, revocations that entered it, and their lag
+	revoked    *prometheus.CounterVec
+	revokeLag  *prometheus.HistogramVec
+	denyListSz prometheus.Gauge
 	// The children counted on every request, resolved once (WithLabelValues hashes and
 	// validates its labels under a lock on each call).
 	cacheHit, cacheMiss prometheus.Counter
@@ -38,7 +43,14 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		synced: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resource_sync_events_total",
 			Help: "User-sync events received by outcome (applied, ignored)."}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.cache, m.jwks, m.synced)
+	m.revoked = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "resource_revocations_applied_total",
+		Help: "Revocations that entered the deny-list, by source (sync: received by this replica; database: applied by another)."}, []string{"source"})
+	m.revokeLag = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "resource_revocation_lag_seconds",
+		Help:    "Time from the auth server's revocation to its entering this replica's deny-list, by source.",
+		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60}}, []string{"source"})
+	m.denyListSz = prometheus.NewGauge(prometheus.GaugeOpts{Name: "resource_deny_list_entries",
+		Help: "Revocations held in the deny-list (sessions and users whose tokens may still be live)."})
+	reg.MustRegister(m.cache, m.jwks, m.synced, m.revoked, m.revokeLag, m.denyListSz)
 	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	return m
 }
@@ -97,4 +109,20 @@ func (m *Metrics) syncApplied(applied, ignored int) {
 	}
 	m.synced.WithLabelValues("applied").Add(float64(applied))
 	m.synced.WithLabelValues("ignored").Add(float64(ignored))
+}
+
+// RevocationApplied counts a revocation that entered the deny-list and observes its lag
+// (denylist.Observer).
+func (m *Metrics) RevocationApplied(source string, lag time.Duration) {
+	if m != nil {
+		m.revoked.WithLabelValues(source).Inc()
+		m.revokeLag.WithLabelValues(source).Observe(max(lag, 0).Seconds())
+	}
+}
+
+// DenyListSize sets the deny-list's size (denylist.Observer).
+func (m *Metrics) DenyListSize(n int) {
+	if m != nil {
+		m.denyListSz.Set(float64(n))
+	}
 }

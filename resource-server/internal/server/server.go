@@ -15,6 +15,7 @@ import (
 	"github.com/jwtauth/jwtauth/internal/httpapi"
 	"github.com/jwtauth/jwtauth/internal/syncevent"
 	"github.com/jwtauth/jwtauth/resource-server/internal/appstore"
+	"github.com/jwtauth/jwtauth/resource-server/internal/denylist"
 	"github.com/jwtauth/jwtauth/resource-server/verifier"
 )
 
@@ -22,6 +23,9 @@ import (
 type Deps struct {
 	Store    *appstore.Store
 	Verifier *verifier.Verifier
+	// DenyList receives the revocations of sync batches; the Verifier should check it
+	// (verifier.Config.Revocations). nil: revocations are stored but not remembered.
+	DenyList *denylist.List
 	Metrics  *Metrics
 	Logger   *slog.Logger
 }
@@ -31,6 +35,7 @@ type Server struct {
 	store      *appstore.Store
 	verifier   *verifier.Verifier // access tokens (typ at+jwt)
 	syncVerify *verifier.Verifier // the auth server's sync calls (typ sync+jwt, aud user-sync)
+	deny       *denylist.List
 	metrics    *Metrics
 	log        *slog.Logger
 	ids        *httpapi.IDGenerator
@@ -41,7 +46,7 @@ type Server struct {
 
 // New returns the resource server's handler.
 func New(d Deps) *Server {
-	s := &Server{store: d.Store, verifier: d.Verifier, metrics: d.Metrics, log: d.Logger,
+	s := &Server{store: d.Store, verifier: d.Verifier, deny: d.DenyList, metrics: d.Metrics, log: d.Logger,
 		syncVerify: d.Verifier.WithExpectations(syncevent.TokenType, syncevent.Audience), ids: httpapi.NewIDGenerator()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
