@@ -143,6 +143,9 @@ func TestRevocationEveryKindOfSessionEnd(t *testing.T) {
 	after := c.login(auth, a)
 	check("role change (CLI)", a.Tokens.AccessToken, after.AccessToken, at)
 	check("role change (CLI)", other.AccessToken, "", at)
+	// The auth server's own Bearer endpoints agree, at once.
+	c.Get(auth+"/me", bearer(a.Tokens.AccessToken)).Want(t, http.StatusUnauthorized)
+	c.Get(auth+"/me", bearer(after.AccessToken)).Want(t, http.StatusOK)
 	if roles := jwtClaims(t, after.AccessToken)["roles"]; len(roles.([]any)) != 1 {
 		t.Errorf("the new token's roles = %v, want [editor]", roles)
 	}

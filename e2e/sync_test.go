@@ -394,7 +394,8 @@ func TestSyncFlakyTarget(t *testing.T) {
 	if after := syAppUsers(t, app); !syEqual(after, before) {
 		t.Errorf("replayed batches changed the app database:\n got %+v\nwant %+v", after, before)
 	}
-	c.Get(s.Resource.URL+"/me", bearer(users[1].Tokens.AccessToken)).Want(t, http.StatusNotFound)
+	// The deleted user's token is refused (revoked with the deletion, CONTRACT §10).
+	c.Get(s.Resource.URL+"/me", bearer(users[1].Tokens.AccessToken)).Want(t, http.StatusUnauthorized)
 	if g := before[users[0].ID]; g.Email != "new-"+users[0].Email {
 		t.Errorf("updated user's email at the app: %q, want %q", g.Email, "new-"+users[0].Email)
 	}

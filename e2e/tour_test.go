@@ -32,11 +32,13 @@ func TestEveryOperationMatchesTheDocument(t *testing.T) {
 	u.Password = "a new password"
 	body, ct := jsonBody(map[string]string{"password": u.Password})
 	c.Send(http.MethodDelete, s.Auth.URL+"/me", body, ct, bearer(tr.AccessToken)).Want(t, http.StatusNoContent)
+	// The deletion reaches the resource server: the account's token is refused as revoked.
 	ok := poll(pickupTimeout, func() bool {
-		return c.Get(s.Resource.URL+"/me", bearer(tr.AccessToken)).StatusCode == http.StatusNotFound
+		r := c.Get(s.Resource.URL+"/me", bearer(tr.AccessToken))
+		return r.StatusCode == http.StatusUnauthorized && strings.Contains(string(r.Body), "revoked")
 	})
 	if !ok {
-		t.Errorf("the deleted account still has its app record after %s", pickupTimeout)
+		t.Errorf("the deleted account's token is still accepted after %s", pickupTimeout)
 	}
 }
 

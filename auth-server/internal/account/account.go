@@ -101,6 +101,8 @@ type Principal struct {
 	Roles     []string // as the token carries them
 	// CurrentRoles are the user's roles now, read by Authenticate with the session.
 	CurrentRoles []string
+	// IssuedAt is the token's iat.
+	IssuedAt time.Time
 }
 
 // Tokens is a token response: an access token, its lifetime and scopes, and the session's

@@ -12,10 +12,11 @@ import (
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 )
 
-// Authenticate verifies an access token and that its session is still live and its user not
-// disabled, so that a log-out, a password change or a disabling takes effect on this server's
-// own endpoints at once; the principal carries the user's current roles, read in the same
-// statement. Anything else gives ErrUnauthenticated.
+// Authenticate verifies an access token and that its session is still live, its user not
+// disabled and the token not issued before the user's tokens were revoked (a role change), so
+// that a log-out, a password change, a disabling or a role change takes effect on this
+// server's own endpoints at once; the principal carries the user's current roles, read in the
+// same statement. Anything else gives ErrUnauthenticated.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
 	p, err := s.verifier.VerifyAccess(ctx, token)
 	if err != nil {
@@ -27,6 +28,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	}
 	if !live || u.ID != p.UserID || u.Disabled() {
 		return Principal{}, fmt.Errorf("%w: session ended", ErrUnauthenticated)
+	}
+	if p.IssuedAt.Before(u.TokensNotBefore) {
+		return Principal{}, fmt.Errorf("%w: token revoked", ErrUnauthenticated)
 	}
 	p.CurrentRoles = u.Roles
 	return p, nil

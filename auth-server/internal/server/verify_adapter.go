@@ -19,5 +19,5 @@ func (b BearerVerifier) VerifyAccess(ctx context.Context, token string) (account
 		return account.Principal{}, err
 	}
 	return account.Principal{UserID: c.Subject, SessionID: c.SessionID, ClientID: c.ClientID,
-		Scope: strings.Fields(c.Scope), Roles: c.Roles}, nil
+		Scope: strings.Fields(c.Scope), Roles: c.Roles, IssuedAt: c.IssuedAt}, nil
 }

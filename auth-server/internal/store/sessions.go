@@ -97,22 +97,22 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, tokenHash strin
 // not revoked, not past its end) and, when it is, its user's current roles and disabled time:
 // what the auth server's Bearer endpoints check on every request.
 func (s *Store) SessionUser(ctx context.Context, id string, now time.Time) (User, bool, error) {
-	ps, err := s.stmts.Get(ctx, s.q(`SELECT u.id, u.roles, u.disabled_at FROM sessions s JOIN users u ON u.id = s.user_id
+	ps, err := s.stmts.Get(ctx, s.q(`SELECT u.id, u.roles, u.disabled_at, u.tokens_not_before FROM sessions s JOIN users u ON u.id = s.user_id
  WHERE s.id = ? AND s.revoked_at = 0 AND s.expires_at > ? AND (s.idle_expires_at = 0 OR s.idle_expires_at > ?)`))
 	if err != nil {
 		return User{}, false, classify(fmt.Errorf("session user: %w", err))
 	}
 	var u User
 	var roles string
-	var disabled int64
-	err = ps.QueryRowxContext(ctx, id, ms(now), ms(now)).Scan(&u.ID, &roles, &disabled)
+	var disabled, notBefore int64
+	err = ps.QueryRowxContext(ctx, id, ms(now), ms(now)).Scan(&u.ID, &roles, &disabled, &notBefore)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, false, nil
 	}
 	if err != nil {
 		return User{}, false, classify(fmt.Errorf("session user: %w", err))
 	}
-	u.Roles, u.DisabledAt = roleList(roles), fromMS(disabled)
+	u.Roles, u.DisabledAt, u.TokensNotBefore = roleList(roles), fromMS(disabled), fromMS(notBefore)
 	return u, true, nil
 }
 

@@ -2,6 +2,7 @@ package appstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -88,14 +89,23 @@ func (s *Store) Apply(ctx context.Context, events []syncevent.Event) (Result, er
 		}
 		for _, e := range events {
 			if e.IsRevocation() {
-				// Always written (a repeat changes nothing but applied_at), never versioned:
-				// a revocation holds whatever the order of the user's other events.
+				// Never versioned: a revocation holds whatever the order of the user's other
+				// events. Written again when repeated (only applied_at changes, so other
+				// replicas read it again), but counted as applied once.
+				first, err := s.recordEvent(ctx, tx, e, now)
+				if err != nil {
+					return err
+				}
 				rev, err := s.applyRevocation(ctx, tx, e, now)
 				if err != nil {
 					return err
 				}
 				res.Revocations = append(res.Revocations, rev)
-				res.Applied++
+				if first {
+					res.Applied++
+				} else {
+					res.Ignored++
+				}
 				continue
 			}
 			changed, err := s.applyEvent(ctx, tx, e, now)
@@ -119,15 +129,23 @@ func (s *Store) Apply(ctx context.Context, events []syncevent.Event) (Result, er
 	return res, nil
 }
 
-// applyEvent records e's id and applies it; it reports whether the app database changed.
-func (s *Store) applyEvent(ctx context.Context, tx *sqlx.Tx, e syncevent.Event, now time.Time) (bool, error) {
+// recordEvent remembers e's id and reports whether it is new.
+func (s *Store) recordEvent(ctx context.Context, tx *sqlx.Tx, e syncevent.Event, now time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO applied_events (event_id, applied_at) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING`), e.ID, ms(now))
 	if err != nil {
 		return false, fmt.Errorf("record event: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// applyEvent records e's id and applies it; it reports whether the app database changed.
+func (s *Store) applyEvent(ctx context.Context, tx *sqlx.Tx, e syncevent.Event, now time.Time) (bool, error) {
+	if first, err := s.recordEvent(ctx, tx, e, now); err != nil || !first {
 		return false, err // already applied
 	}
+	var res sql.Result
+	var err error
 	u, deleted := e.User, int64(0)
 	if e.Type == syncevent.TypeDelete {
 		u.Username, u.Email, deleted = "", "", 1
