@@ -14,6 +14,7 @@ import (
 // mailStatusJSON is `mail status --json`.
 type mailStatusJSON struct {
 	Pending         int     `json:"pending"`
+	Requests        int     `json:"reset_requests_pending"`
 	Sent            int     `json:"sent_kept"`
 	SMTP            bool    `json:"smtp_configured"`
 	OldestID        string  `json:"oldest_id,omitempty"`
@@ -43,7 +44,7 @@ func mailCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 	if err != nil {
 		return fmt.Errorf("mail status: %w", err)
 	}
-	out := mailStatusJSON{Pending: st.Pending, Sent: st.Sent, SMTP: cfg.Mail.SMTPURL != "",
+	out := mailStatusJSON{Pending: st.Pending, Requests: st.Requests, Sent: st.Sent, SMTP: cfg.Mail.SMTPURL != "",
 		OldestID: st.OldestID, OldestKind: st.OldestKind, OldestAttempts: st.OldestAttempts, OldestLastError: st.OldestLastError}
 	if st.Pending > 0 {
 		out.OldestAgeSecs = max(time.Since(st.OldestCreatedAt), 0).Seconds()
@@ -58,7 +59,7 @@ func mailCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 	if !out.SMTP {
 		via = "the log (SMTP_URL is not set)"
 	}
-	fmt.Fprintf(stdout, "pending %d, sent (kept) %d, sent through %s\n", out.Pending, out.Sent, via)
+	fmt.Fprintf(stdout, "pending %d, sent (kept) %d, reset requests to resolve %d, sent through %s\n", out.Pending, out.Sent, out.Requests, via)
 	if st.Pending > 0 {
 		fmt.Fprintf(stdout, "oldest %s (%s): %.0fs old, %d failed attempts, next at %s, last error: %s\n",
 			out.OldestID, out.OldestKind, out.OldestAgeSecs, out.OldestAttempts, out.OldestNextTry, orDash(out.OldestLastError))

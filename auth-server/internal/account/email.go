@@ -122,7 +122,7 @@ func (s *Service) ResendVerification(ctx context.Context, p Principal, c Client)
 
 // ForgotPassword queues a reset request for email and returns: it does the same work whether
 // or not the address belongs to anyone (one insert), and the mail relay resolves the request
-// later (ResolveMailRequest), so neither the answer nor its time tells them apart. A malformed
+// later (ResolveResetRequest), so neither the answer nor its time tells them apart. A malformed
 // address gives ErrInvalidEmail (it cannot belong to anyone).
 func (s *Service) ForgotPassword(ctx context.Context, email string, c Client) error {
 	email, err := normalizeEmail(email)
@@ -130,26 +130,24 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, c Client) er
 		return err
 	}
 	now := s.now().UTC()
-	req := store.PendingMail{Mail: store.Mail{ID: uuid.NewString(), Kind: store.MailResetRequest,
-		Recipient: email, ClientIP: c.IP, CreatedAt: now}}
-	if err := s.store.QueueMails(ctx, store.AuditEvent{}, req); err != nil {
+	if err := s.store.QueueResetRequest(ctx, store.ResetRequest{ID: uuid.NewString(), Email: email, ClientIP: c.IP, CreatedAt: now}); err != nil {
 		return err
 	}
 	s.signalMail()
 	return nil
 }
 
-// ResolveMailRequest is the relay's half of ForgotPassword: when the address belongs to an
+// ResolveResetRequest is the relay's half of ForgotPassword: when the address belongs to an
 // enabled user and the mail throttle allows it, the reset mail (with a token voiding older
 // ones) is queued in the transaction that closes the request; otherwise the request is closed
 // with the reason, and nothing is sent.
-func (s *Service) ResolveMailRequest(ctx context.Context, m store.Mail) error {
+func (s *Service) ResolveResetRequest(ctx context.Context, r store.ResetRequest) error {
 	now := s.now().UTC()
 	outcome, mails, ev := "", []store.PendingMail(nil), store.AuditEvent{}
-	u, err := s.store.UserByLogin(ctx, m.Recipient)
+	u, err := s.store.UserByLogin(ctx, r.Email)
 	var keys []string
 	switch {
-	case errors.Is(err, store.ErrNotFound) || !strings.Contains(m.Recipient, "@"):
+	case errors.Is(err, store.ErrNotFound) || !strings.Contains(r.Email, "@"):
 		outcome = "no such address: nothing sent"
 	case err != nil:
 		return err
@@ -158,7 +156,7 @@ func (s *Service) ResolveMailRequest(ctx context.Context, m store.Mail) error {
 	case s.mail.Writer == nil:
 		outcome = "mail is off: nothing sent"
 	default:
-		if keys, err = s.mailAllowed(ctx, u.Email, m.ClientIP, now); errors.Is(err, ErrTooManyMails) {
+		if keys, err = s.mailAllowed(ctx, u.Email, r.ClientIP, now); errors.Is(err, ErrTooManyMails) {
 			outcome = "throttled: nothing sent"
 			break
 		} else if err != nil {
@@ -169,9 +167,9 @@ func (s *Service) ResolveMailRequest(ctx context.Context, m store.Mail) error {
 			return err
 		}
 		outcome, mails = "reset mail queued", []store.PendingMail{pm}
-		ev = audit(now, store.AuditResetRequested, u.ID, "", Client{IP: m.ClientIP})
+		ev = audit(now, store.AuditResetRequested, u.ID, "", Client{IP: r.ClientIP})
 	}
-	err = s.store.ResolveMailRequest(ctx, m.ID, now, outcome, ev, mails...)
+	err = s.store.ResolveResetRequest(ctx, r.ID, now, outcome, ev, mails...)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // resolved by another replica
 	}

@@ -6,8 +6,9 @@
 // replica sends the mail once it expires: at most one duplicate). An SMTP server that is down
 // or slow therefore never fails or slows the request that queued the mail.
 //
-// A MailResetRequest row is not a mail: it is a /password/forgot waiting to be looked up, which
-// the relay hands to its Resolver (the account service) before sending what that queues.
+// The relay also resolves the /password/forgot requests (store.ResetRequest): each round it
+// hands up to RequestBatch pending ones to its Resolver (the account service), which queues the
+// reset mails, then sends mail.
 package mailrelay
 
 import (
@@ -28,6 +29,7 @@ type Store interface {
 	MarkMailSent(ctx context.Context, id string, now time.Time) error
 	MarkMailFailed(ctx context.Context, id string, next time.Time, msg string) error
 	ReleaseMails(ctx context.Context, ids []string, now time.Time) error
+	PendingResetRequests(ctx context.Context, limit int) ([]store.ResetRequest, error)
 	PurgeSentMail(ctx context.Context, cutoff time.Time, limit int) (int, error)
 	PurgeMailTokens(ctx context.Context, cutoff time.Time) (int, error)
 }
@@ -37,10 +39,11 @@ type Sender interface {
 	Send(ctx context.Context, m store.Mail) error
 }
 
-// Resolver turns a MailResetRequest into the mails it causes (none for an unknown or throttled
-// address), closing the request in the same transaction; *account.Service implements it.
+// Resolver turns a reset request into the mails it causes (none for an unknown or throttled
+// address), closing the request in the same transaction (once, whoever else tries);
+// *account.Service implements it.
 type Resolver interface {
-	ResolveMailRequest(ctx context.Context, m store.Mail) error
+	ResolveResetRequest(ctx context.Context, r store.ResetRequest) error
 }
 
 // Config tunes the relay. A zero field takes the default in its comment.
@@ -48,6 +51,9 @@ type Config struct {
 	// BatchSize is the most mails claimed at once (1: a mail stuck on a slow server holds no
 	// other mail's lease).
 	BatchSize int
+	// RequestBatch is the most reset requests resolved per round (50): they need no SMTP, so
+	// a flood of /password/forgot costs a few queries each, not a round each.
+	RequestBatch int
 	// RetryBase is the first retry delay (1s); it doubles per failure up to RetryMax (5m).
 	RetryBase time.Duration
 	RetryMax  time.Duration
@@ -73,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 1
+	}
+	if c.RequestBatch <= 0 {
+		c.RequestBatch = 50
 	}
 	def(&c.RetryBase, time.Second)
 	def(&c.RetryMax, 5*time.Minute)
@@ -153,16 +162,16 @@ func (r *Relay) loop(ctx context.Context) {
 // sent again.
 const markTimeout = 5 * time.Second
 
-// round claims due mails and processes them one by one; it returns how many it finished and
-// the last failure.
+// round resolves pending reset requests, then claims due mails and sends them one by one; it
+// returns how many it finished and the last failure.
 func (r *Relay) round(ctx context.Context) (int, error) {
+	done, lastErr := r.resolve(ctx)
 	ms, err := r.deps.Store.ClaimMails(ctx, r.deps.Now(), r.cfg.Lease, r.cfg.BatchSize)
 	if err != nil {
-		return 0, fmt.Errorf("claim mails: %w", err)
+		return done, fmt.Errorf("claim mails: %w", err)
 	}
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
-	done, lastErr := 0, error(nil)
 	for i, m := range ms {
 		if ctx.Err() != nil {
 			r.release(mctx, ms[i:])
@@ -177,16 +186,33 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 	return done, lastErr
 }
 
-// process resolves a request or sends a mail, and records the outcome.
+// resolve hands up to RequestBatch pending reset requests to the Resolver; one that fails
+// stays pending for the next round.
+func (r *Relay) resolve(ctx context.Context) (int, error) {
+	if r.deps.Resolver == nil {
+		return 0, nil
+	}
+	reqs, err := r.deps.Store.PendingResetRequests(ctx, r.cfg.RequestBatch)
+	if err != nil {
+		return 0, fmt.Errorf("pending reset requests: %w", err)
+	}
+	done, lastErr := 0, error(nil)
+	for _, q := range reqs {
+		if ctx.Err() != nil {
+			return done, ctx.Err()
+		}
+		if err := r.deps.Resolver.ResolveResetRequest(ctx, q); err != nil {
+			lastErr = fmt.Errorf("resolve reset request %s: %w", q.ID, err)
+			continue
+		}
+		done++
+	}
+	return done, lastErr
+}
+
+// process sends one mail and records the outcome.
 func (r *Relay) process(ctx, mctx context.Context, m store.Mail) error {
 	log := r.deps.Log.With("mail_id", m.ID, "kind", m.Kind)
-	if m.Kind == store.MailResetRequest {
-		if err := r.deps.Resolver.ResolveMailRequest(ctx, m); err != nil {
-			r.fail(mctx, m, err)
-			return fmt.Errorf("resolve reset request: %w", err)
-		}
-		return nil
-	}
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.SendTimeout)
 	err := r.deps.Sender.Send(sctx, m)
 	cancel()

@@ -85,7 +85,7 @@ func (e *env) drained(t testing.TB) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		st, err := e.store.MailQueueStatus(context.Background())
-		if err == nil && st.Pending == 0 {
+		if err == nil && st.Pending == 0 && st.Requests == 0 {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -18,10 +18,9 @@ import (
 // Mail is one message of the queue.
 type Mail struct {
 	ID        string
-	Kind      string // MailVerify, MailReset or MailResetRequest
+	Kind      string // MailVerify or MailReset
 	Recipient string
-	UserID    string // empty for a MailResetRequest (resolved when it is processed)
-	ClientIP  string // who caused it (throttling of MailResetRequest)
+	UserID    string
 	Subject   string
 	Text      string // the text/plain part
 	HTML      string // the text/html part
@@ -37,10 +36,19 @@ type PendingMail struct {
 	Token *MailToken
 }
 
-// MailStatus is the state of the queue: the mails not yet sent, the oldest of them, and how
-// many sent mails are kept.
+// ResetRequest is a /password/forgot waiting to be resolved (ResolveResetRequest).
+type ResetRequest struct {
+	ID        string
+	Email     string
+	ClientIP  string // who asked (the mail throttle counts per client address)
+	CreatedAt time.Time
+}
+
+// MailStatus is the state of the queue: the mails not yet sent, the oldest of them, how many
+// sent mails are kept, and the reset requests not yet resolved.
 type MailStatus struct {
 	Pending           int
+	Requests          int
 	Sent              int
 	OldestID          string
 	OldestKind        string
@@ -50,14 +58,13 @@ type MailStatus struct {
 	OldestNextAttempt time.Time
 }
 
-const mailCols = "id, kind, recipient, user_id, client_ip, subject, text_body, html_body, link, created_at, attempts"
+const mailCols = "id, kind, recipient, user_id, subject, text_body, html_body, link, created_at, attempts"
 
 type mailRow struct {
 	ID        string `db:"id"`
 	Kind      string `db:"kind"`
 	Recipient string `db:"recipient"`
 	UserID    string `db:"user_id"`
-	ClientIP  string `db:"client_ip"`
 	Subject   string `db:"subject"`
 	Text      string `db:"text_body"`
 	HTML      string `db:"html_body"`
@@ -67,7 +74,7 @@ type mailRow struct {
 }
 
 func (r mailRow) mail() Mail {
-	return Mail{ID: r.ID, Kind: r.Kind, Recipient: r.Recipient, UserID: r.UserID, ClientIP: r.ClientIP,
+	return Mail{ID: r.ID, Kind: r.Kind, Recipient: r.Recipient, UserID: r.UserID,
 		Subject: r.Subject, Text: r.Text, HTML: r.HTML, Link: r.Link, CreatedAt: fromMS(r.CreatedAt), Attempts: r.Attempts}
 }
 
@@ -85,8 +92,8 @@ func (s *Store) addMails(ctx context.Context, tx *sqlx.Tx, mails []PendingMail) 
 			}
 		}
 		m := pm.Mail
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO mail_outbox (`+mailCols+`, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`),
-			m.ID, m.Kind, m.Recipient, m.UserID, m.ClientIP, m.Subject, m.Text, m.HTML, m.Link, ms(m.CreatedAt), ms(m.CreatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO mail_outbox (`+mailCols+`, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`),
+			m.ID, m.Kind, m.Recipient, m.UserID, m.Subject, m.Text, m.HTML, m.Link, ms(m.CreatedAt), ms(m.CreatedAt)); err != nil {
 			return fmt.Errorf("insert mail: %w", err)
 		}
 	}
@@ -107,18 +114,48 @@ func (s *Store) QueueMails(ctx context.Context, audit AuditEvent, mails ...Pendi
 	})
 }
 
-// ResolveMailRequest closes the MailResetRequest id with outcome (kept as its last_error, for
-// `mail status`) and queues mails in the same transaction, with audit when its Event is set.
-// A request already resolved (by another replica) gives ErrNotFound and queues nothing.
-func (s *Store) ResolveMailRequest(ctx context.Context, id string, now time.Time, outcome string, audit AuditEvent, mails ...PendingMail) error {
+// QueueResetRequest writes a /password/forgot request: one insert, whoever the address is.
+func (s *Store) QueueResetRequest(ctx context.Context, r ResetRequest) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO mail_requests (id, email, client_ip, created_at) VALUES (?, ?, ?, ?)`),
+		r.ID, r.Email, r.ClientIP, ms(r.CreatedAt)); err != nil {
+		return classify(fmt.Errorf("queue reset request: %w", err))
+	}
+	return nil
+}
+
+// PendingResetRequests returns up to limit unresolved requests, oldest first. Nothing is
+// leased: resolving is a compare-and-swap (ResolveResetRequest), so two replicas that pick the
+// same request resolve it once.
+func (s *Store) PendingResetRequests(ctx context.Context, limit int) ([]ResetRequest, error) {
+	var rows []struct {
+		ID        string `db:"id"`
+		Email     string `db:"email"`
+		ClientIP  string `db:"client_ip"`
+		CreatedAt int64  `db:"created_at"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, s.q(`SELECT id, email, client_ip, created_at FROM mail_requests
+WHERE resolved_at = 0 ORDER BY created_at LIMIT ?`), limit); err != nil {
+		return nil, classify(fmt.Errorf("pending reset requests: %w", err))
+	}
+	out := make([]ResetRequest, len(rows))
+	for i, r := range rows {
+		out[i] = ResetRequest{ID: r.ID, Email: r.Email, ClientIP: r.ClientIP, CreatedAt: fromMS(r.CreatedAt)}
+	}
+	return out, nil
+}
+
+// ResolveResetRequest closes request id with outcome (its address and client address are
+// emptied) and queues mails in the same transaction, with audit when its Event is set. A
+// request already resolved (by another replica) gives ErrNotFound and queues nothing.
+func (s *Store) ResolveResetRequest(ctx context.Context, id string, now time.Time, outcome string, audit AuditEvent, mails ...PendingMail) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE mail_outbox SET sent_at = ?, last_error = ?, recipient = '', client_ip = '' WHERE id = ? AND kind = ? AND sent_at = 0`),
-			ms(now), outcome, id, MailResetRequest)
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE mail_requests SET resolved_at = ?, outcome = ?, email = '', client_ip = '' WHERE id = ? AND resolved_at = 0`),
+			ms(now), outcome, id)
 		if err != nil {
-			return fmt.Errorf("resolve mail request: %w", err)
+			return fmt.Errorf("resolve reset request: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("resolve mail request: %w", err)
+			return fmt.Errorf("resolve reset request: %w", err)
 		} else if n == 0 {
 			return ErrNotFound
 		}
@@ -209,6 +246,9 @@ func (s *Store) MailQueueStatus(ctx context.Context) (MailStatus, error) {
 	if err := s.db.GetContext(ctx, &st.Sent, `SELECT count(*) FROM mail_outbox WHERE sent_at > 0`); err != nil {
 		return MailStatus{}, classify(fmt.Errorf("mail status: %w", err))
 	}
+	if err := s.db.GetContext(ctx, &st.Requests, `SELECT count(*) FROM mail_requests WHERE resolved_at = 0`); err != nil {
+		return MailStatus{}, classify(fmt.Errorf("mail status: %w", err))
+	}
 	var r struct {
 		ID          string `db:"id"`
 		Kind        string `db:"kind"`
@@ -230,13 +270,20 @@ WHERE sent_at = 0 ORDER BY created_at, id LIMIT 1`)
 	return st, nil
 }
 
-// PurgeSentMail deletes up to limit mails sent before cutoff and returns how many.
+// PurgeSentMail deletes up to limit mails sent before cutoff, then up to limit reset requests
+// resolved before it, and returns how many rows it deleted in all.
 func (s *Store) PurgeSentMail(ctx context.Context, cutoff time.Time, limit int) (int, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM mail_outbox WHERE id IN (
-  SELECT id FROM mail_outbox WHERE sent_at > 0 AND sent_at < ? LIMIT ?)`), ms(cutoff), limit)
-	if err != nil {
-		return 0, classify(fmt.Errorf("purge mail: %w", err))
+	total := 0
+	for _, q := range []string{
+		`DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox WHERE sent_at > 0 AND sent_at < ? LIMIT ?)`,
+		`DELETE FROM mail_requests WHERE id IN (SELECT id FROM mail_requests WHERE resolved_at > 0 AND resolved_at < ? LIMIT ?)`,
+	} {
+		res, err := s.db.ExecContext(ctx, s.q(q), ms(cutoff), limit)
+		if err != nil {
+			return total, classify(fmt.Errorf("purge mail: %w", err))
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
 	}
-	n, _ := res.RowsAffected()
-	return int(n), nil
+	return total, nil
 }

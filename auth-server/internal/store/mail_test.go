@@ -78,7 +78,7 @@ func TestMailQueueLeaseAndStatus(t *testing.T) {
 	})
 }
 
-func TestMailRequestResolvedOnce(t *testing.T) {
+func TestResetRequestResolvedOnce(t *testing.T) {
 	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
 		s, ctx := store.New(d), context.Background()
 		t0 := time.Now().UTC().Truncate(time.Millisecond)
@@ -86,27 +86,41 @@ func TestMailRequestResolvedOnce(t *testing.T) {
 		if err := s.CreateUser(ctx, u, nil); err != nil {
 			t.Fatal(err)
 		}
-		req := store.PendingMail{Mail: store.Mail{ID: uuid.NewString(), Kind: store.MailResetRequest, Recipient: u.Email, ClientIP: "10.0.0.1", CreatedAt: t0}}
-		if err := s.QueueMails(ctx, store.AuditEvent{}, req); err != nil {
+		req := store.ResetRequest{ID: uuid.NewString(), Email: u.Email, ClientIP: "10.0.0.1", CreatedAt: t0}
+		if err := s.QueueResetRequest(ctx, req); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := s.ClaimMails(ctx, t0, time.Second, 10)
-		if len(got) != 1 || got[0].Kind != store.MailResetRequest || got[0].ClientIP != "10.0.0.1" {
-			t.Fatalf("claim = %+v", got)
+		if st, _ := s.MailQueueStatus(ctx); st.Requests != 1 || st.Pending != 0 {
+			t.Fatalf("status = %+v; want 1 request, no mail", st)
 		}
-		if err := s.ResolveMailRequest(ctx, req.Mail.ID, t0, "reset mail queued", store.AuditEvent{}, pendingMail(u, store.MailReset, "r1", t0, time.Hour)); err != nil {
+		got, err := s.PendingResetRequests(ctx, 10)
+		if err != nil || len(got) != 1 || got[0] != req {
+			t.Fatalf("pending = %+v, %v; want %+v", got, err, req)
+		}
+		if err := s.ResolveResetRequest(ctx, req.ID, t0, "reset mail queued", store.AuditEvent{}, pendingMail(u, store.MailReset, "r1", t0, time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		// A second resolution (another replica, after the lease) changes nothing.
-		if err := s.ResolveMailRequest(ctx, req.Mail.ID, t0, "reset mail queued", store.AuditEvent{}, pendingMail(u, store.MailReset, "r2", t0, time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		// A second resolution (another replica that read the same request) changes nothing.
+		if err := s.ResolveResetRequest(ctx, req.ID, t0, "reset mail queued", store.AuditEvent{}, pendingMail(u, store.MailReset, "r2", t0, time.Hour)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("second resolution: %v, want ErrNotFound", err)
 		}
 		if _, err := s.MailTokenValid(ctx, "r2", store.MailReset, t0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("the second resolution's token exists: %v", err)
 		}
+		if got, _ := s.PendingResetRequests(ctx, 10); len(got) != 0 {
+			t.Errorf("still pending: %+v", got)
+		}
 		st, _ := s.MailQueueStatus(ctx)
-		if st.Pending != 1 || st.OldestKind != store.MailReset {
+		if st.Requests != 0 || st.Pending != 1 || st.OldestKind != store.MailReset {
 			t.Errorf("status = %+v; want the one reset mail pending", st)
+		}
+		var email string
+		_ = d.Get(&email, d.Rebind(`SELECT email || client_ip FROM mail_requests WHERE id = ?`), req.ID)
+		if email != "" {
+			t.Errorf("a resolved request keeps its addresses: %q", email)
+		}
+		if n, err := s.PurgeSentMail(ctx, t0.Add(time.Second), 100); err != nil || n != 1 {
+			t.Errorf("purge = %d, %v; want the resolved request", n, err)
 		}
 	})
 }

@@ -19,9 +19,6 @@ import (
 const (
 	MailVerify = "verify" // a verification mail and its token
 	MailReset  = "reset"  // a password-reset mail and its token
-	// MailResetRequest is a /password/forgot waiting to be resolved by the mail relay: an
-	// outbox row without a body, never sent itself (see ResolveMailRequest).
-	MailResetRequest = "reset_request"
 )
 
 // Audit events of email.
