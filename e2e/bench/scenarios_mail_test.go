@@ -32,12 +32,14 @@ func (h *harness) mailPhase(st storeCfg) error {
 	}
 	bodies := [2][]byte{[]byte(`{"email":"forgotbench@bench.example"}`), []byte(`{"email":"nobody@bench.example"}`)}
 	var known, unknown Figure
+	var pooled [2][]time.Duration // every run's latencies, per kind
 	for range h.runs {
-		k, u, err := h.forgotRun(auth.Addr, bodies)
+		k, u, lat, err := h.forgotRun(auth.Addr, bodies)
 		if err != nil {
 			return err
 		}
 		known.Runs, unknown.Runs = append(known.Runs, k), append(unknown.Runs, u)
+		pooled[0], pooled[1] = append(pooled[0], lat[0]...), append(pooled[1], lat[1]...)
 	}
 	// The unknown address's figure is listed with the ceilings: the row it is paired with (its
 	// requests interleaved with the known one's) is judged against it.
@@ -46,7 +48,7 @@ func (h *harness) mailPhase(st storeCfg) error {
 		Short: "unknown address", Where: cpuLabel(h.server), Conc: concHTTP, Unit: "req/s", Fig: unknown, Paired: kRow.Name}
 	failureCheck(&uRow)
 	h.addCeiling(uRow)
-	kRow.Checks = sameTimeChecks(known, unknown)
+	kRow.Checks = sameTimeChecks(known, unknown, pooled)
 	kRow.Checks = append(kRow.Checks, failureCheck(&kRow)...)
 	h.add(kRow)
 	return nil
@@ -54,9 +56,8 @@ func (h *harness) mailPhase(st storeCfg) error {
 
 // forgotRun is one run: each of concHTTP workers alternates the two bodies, so both kinds see
 // the same moments of the machine; the latencies are tallied per kind.
-func (h *harness) forgotRun(addr string, bodies [2][]byte) (known, unknown Result, err error) {
+func (h *harness) forgotRun(addr string, bodies [2][]byte) (known, unknown Result, lat [2][]time.Duration, err error) {
 	var mu sync.Mutex
-	lat := [2][]time.Duration{}
 	failed, firstErr := [2]int{}, [2]string{}
 	res, err := h.runFor(scenario{conc: concHTTP, worker: func(i int) (Op, error) {
 		c := h.conn(addr)
@@ -86,7 +87,7 @@ func (h *harness) forgotRun(addr string, bodies [2][]byte) (known, unknown Resul
 		}, nil
 	}}, h.dur)
 	if err != nil {
-		return Result{}, Result{}, err
+		return Result{}, Result{}, lat, err
 	}
 	out := [2]Result{}
 	for k := range out {
@@ -94,13 +95,14 @@ func (h *harness) forgotRun(addr string, bodies [2][]byte) (known, unknown Resul
 		out[k] = Result{OK: len(lat[k]), Failed: failed[k], Elapsed: res.Elapsed, FirstErr: firstErr[k],
 			P50: percentile(lat[k], 0.50), P99: percentile(lat[k], 0.99)}
 	}
-	return out[0], out[1], nil
+	return out[0], out[1], lat, nil
 }
 
 // sameTimeChecks are the targets of "the same time for a known and an unknown address": the
-// ratio of the median latencies (each the median over the runs) within 0.9–1.1, the p99s
-// within 20 %.
-func sameTimeChecks(known, unknown Figure) []Check {
+// ratio of the median latencies (each the median over the runs) within 0.9–1.1, and the p99s
+// within 20 %, each the p99 of every run's requests of its kind (pooled: a run's p99 rests on
+// its few slowest requests, which other work on the machine decides).
+func sameTimeChecks(known, unknown Figure, pooled [2][]time.Duration) []Check {
 	p50 := func(f Figure) float64 {
 		ds := make([]time.Duration, len(f.Runs))
 		for i, r := range f.Runs {
@@ -109,11 +111,14 @@ func sameTimeChecks(known, unknown Figure) []Check {
 		return float64(medianDur(ds))
 	}
 	ratio := 100 * p50(known) / max(p50(unknown), 1)
-	p99 := float64(known.P99()) / max(float64(unknown.P99()), 1)
+	for _, l := range pooled {
+		slices.Sort(l)
+	}
+	p99 := float64(percentile(pooled[0], 0.99)) / max(float64(percentile(pooled[1], 0.99)), 1)
 	return []Check{
 		{What: "p50 ratio", Target: "median known ≥ 90 % of median unknown", Got: ratio, Want: 90, Unit: "%"},
 		{What: "p50 ratio", Target: "median known ≤ 110 % of median unknown", Got: ratio, Want: 110, AtMost: true, Unit: "%"},
-		{What: "p99 gap", Target: "p99 known within 20 % of p99 unknown", Got: 100 * abs(p99-1), Want: 20, AtMost: true, Unit: "%"},
+		{What: "p99 gap", Target: "p99 known within 20 % of p99 unknown (all runs' requests)", Got: 100 * abs(p99-1), Want: 20, AtMost: true, Unit: "%"},
 	}
 }
 
