@@ -37,7 +37,7 @@ func (a *app) close() { _ = a.db.Close() }
 // openApp connects (retrying for a while, so a server started with its database comes up
 // when the database does), migrates, and prepares the keys.
 func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
-	d, err := openWithRetry(ctx, cfg.DatabaseURL, cfg.DBMaxConns, log)
+	d, err := openWithRetry(ctx, cfg.DatabaseURL, cfg.DBMaxConns, log, db.WithPreparedStatements(cfg.DBPrepared))
 	if err != nil {
 		return nil, err
 	}
@@ -67,10 +67,10 @@ func (c config) keyPolicy() keys.Policy {
 	return keys.Policy{PublishAhead: c.PublishAhead, AccessTTL: c.AccessTTL, JWKSMaxAge: c.JWKSMaxAge, RotateEvery: c.RotateEvery}
 }
 
-func openWithRetry(ctx context.Context, url string, maxConns int, log *slog.Logger) (*db.DB, error) {
+func openWithRetry(ctx context.Context, url string, maxConns int, log *slog.Logger, opts ...db.Option) (*db.DB, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		d, err := db.Open(ctx, url, maxConns)
+		d, err := db.Open(ctx, url, maxConns, opts...)
 		if err == nil || errors.Is(err, db.ErrBadURL) || time.Now().After(deadline) {
 			return d, err
 		}
@@ -110,4 +110,12 @@ func (a *app) sealer() (*keys.Sealer, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return keys.NewSealer(kek)
+}
+
+// keySource is the key set's signing source: the ring, or the HS256 secret.
+func (a *app) keySource() tokens.KeySource {
+	if a.ring != nil {
+		return a.ring
+	}
+	return a.hs
 }

@@ -16,12 +16,15 @@ import (
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 )
 
-const usersUsage = "users: want list, show, create, disable, enable, delete, role add|remove or logout"
+const usersUsage = "users: want list, show, create, disable, enable, delete, role add|remove, logout or import"
 
 // usersCommand runs `auth-server users …`, the operator's account administration.
 func usersCommand(ctx context.Context, cfg config, log *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usersUsage)
+	}
+	if args[0] == "import" {
+		return importCommand(ctx, cfg, log, args[1:], stdout)
 	}
 	o, err := parseCLIArgs("users "+args[0], args[1:], []string{"json"}, []string{"query", "role"})
 	if err != nil {

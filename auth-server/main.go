@@ -40,6 +40,9 @@ commands:
   users disable|enable|delete NAME|ID
   users role add|remove NAME ROLE
   users logout NAME        end every session of the user
+  users import --jsonl FILE | --from-seed POSTGRES_URL [--dry-run] [--batch N]
+                           move users in (the Python system's users_auth, or JSON lines);
+                           idempotent; prints the skipped rows and a summary line
 
 Every setting is an environment variable (see README.md) and also a flag: AUTH_ADDR is --auth-addr.
 `

@@ -55,6 +55,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}, account.Deps{
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Observer: metrics.AccountObserver(),
 		Verifier: server.BearerVerifier{V: bv}, Logger: log, Now: time.Now, SyncNotify: syncNotify,
+		IDTokens:   idTokenSigner{issuer: cfg.Issuer, ttl: cfg.AccessTTL, keys: a.keySource(), now: time.Now},
+		IDVerifier: server.BearerVerifier{V: bv},
 		MailNotify: func() { mailRelay.Notify() },
 	})
 	if mailRelay, err = newMailRelay(a, accounts, log); err != nil {
@@ -63,9 +65,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	go mailRelay.Run(ctx)
 	srv := server.New(server.Config{
 		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge, CORSOrigins: cfg.CORSOrigins,
+		TrustedProxies: httpapi.NewTrustedProxies(cfg.TrustedProxies),
 	}, server.Deps{Accounts: accounts, Store: a.store, Keys: a.keySet, Metrics: metrics, Logger: log})
 	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "auth server listening",
-		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a))
+		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a), "named_statements", a.db.NamedStatements())
 }
 
 func kidOf(a *app) string {

@@ -54,6 +54,8 @@ type DB struct {
 	Dialect Dialect
 	flavor  flavor
 	writes  chan struct{} // the write queue: a lock of capacity 1 on SQLite, nil on PostgreSQL
+	// clientPrepared: statements are prepared on the client only (PreparedStatements off).
+	clientPrepared bool
 }
 
 // Redact returns the URL with any password replaced, for logs.
@@ -70,19 +72,25 @@ func Redact(raw string) string {
 
 // Open connects to the database named by rawURL and checks that it answers. maxConns bounds the
 // pool (SQLite: the number of concurrent readers; writers queue for the write lock in the
-// process, one at a time).
-func Open(ctx context.Context, rawURL string, maxConns int) (*DB, error) {
+// process, one at a time). opts change the defaults (WithPreparedStatements).
+func Open(ctx context.Context, rawURL string, maxConns int, opts ...Option) (*DB, error) {
 	if maxConns <= 0 {
 		maxConns = 16
+	}
+	o := options{prepared: PreparedAuto}
+	for _, opt := range opts {
+		opt(&o)
 	}
 	var d *DB
 	switch {
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		x, err := sqlx.Open("postgres", rawURL)
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		x, clientPrepared, err := openPostgres(pctx, rawURL, o.prepared)
+		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
+			return nil, fmt.Errorf("connect %s: %w", Redact(rawURL), err)
 		}
-		d = &DB{DB: x, Dialect: Postgres, flavor: postgresFlavor()}
+		d = &DB{DB: x, Dialect: Postgres, flavor: postgresFlavor(), clientPrepared: clientPrepared}
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		dsn, err := sqliteDSN(strings.TrimPrefix(rawURL, "sqlite:"))
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
@@ -24,7 +25,10 @@ const (
 )
 
 // Migrate applies every pending migration of schema. On PostgreSQL a session advisory lock
-// makes replicas that start together migrate one at a time.
+// makes replicas that start together migrate one at a time; behind a transaction-mode pooler
+// (prepared statements off, see PreparedStatements), where a session lock would stay held on
+// whichever server connection took it, goose's table lock (a row of goose_lock with a lease
+// renewed while the migration runs) does instead.
 func Migrate(ctx context.Context, d *DB, schema Schema) error {
 	sub, err := fs.Sub(migrations, "migrations/"+string(schema))
 	if err != nil {
@@ -36,7 +40,16 @@ func Migrate(ctx context.Context, d *DB, schema Schema) error {
 		lockID++
 	}
 	var opts []goose.ProviderOption
-	if d.Dialect == Postgres {
+	switch {
+	case d.Dialect == Postgres && d.clientPrepared:
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresTableLocker(lock.WithTableLockID(lockID),
+			lock.WithTableLockTimeout(250*time.Millisecond, 1200)) // retried for 5 minutes
+		if err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithLocker(locker))
+	case d.Dialect == Postgres:
 		dialect = goose.DialectPostgres
 		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID))
 		if err != nil {

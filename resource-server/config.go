@@ -16,7 +16,7 @@ import (
 // service's .env works unchanged. It is one literal list: deploy/source_test.go reads it.
 var configVars = []string{
 	"RESOURCE_ADDR", "APP_DATABASE_URL", "JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "ALGORITHM",
-	"SECRET_KEY", "LEGACY_HS256_UNTIL", "CLOCK_LEEWAY", "DB_MAX_CONNS", "LOG_LEVEL", "DATA_DIR",
+	"SECRET_KEY", "LEGACY_HS256_UNTIL", "CLOCK_LEEWAY", "DB_MAX_CONNS", "LOG_LEVEL", "DATA_DIR", "TRUSTED_PROXIES",
 	"APP_HOST", "APP_PORT", "APP_USER", "APP_PWD", "APP_DB",
 }
 

@@ -18,7 +18,7 @@ import (
 
 // openDB opens the app database and applies its migrations.
 func openDB(ctx context.Context, cfg config, log *slog.Logger) (*db.DB, error) {
-	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	d, err := db.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns, db.WithPreparedStatements(cfg.DBPrepared))
 	if err != nil {
 		return nil, fmt.Errorf("app database: %w", err)
 	}
@@ -26,7 +26,8 @@ func openDB(ctx context.Context, cfg config, log *slog.Logger) (*db.DB, error) {
 		_ = d.Close()
 		return nil, fmt.Errorf("app database: %w", err)
 	}
-	log.Info("app database ready", "url", db.Redact(cfg.DatabaseURL), "dialect", string(d.Dialect))
+	log.Info("app database ready", "url", db.Redact(cfg.DatabaseURL), "dialect", string(d.Dialect),
+		"named_statements", d.NamedStatements())
 	return d, nil
 }
 
@@ -54,7 +55,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("verifier: %w", err)
 	}
-	srv := server.New(server.Deps{Store: store, Verifier: v, DenyList: deny, Metrics: metrics, Logger: log})
+	srv := server.New(server.Deps{Store: store, Verifier: v, DenyList: deny, Metrics: metrics, Logger: log,
+		TrustedProxies: httpapi.NewTrustedProxies(cfg.TrustedProxies)})
 	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "resource server listening",
 		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "jwks_url", jwksURLOf(cfg), "keys_loaded", v.Ready())
 }

@@ -85,6 +85,8 @@ func RunChild(mode string, getenv func(string) string, stdout, stderr io.Writer)
 			return err
 		}
 		return serveCeiling(stderr, h)
+	case CeilingImport:
+		return runImportCeiling(getenv, stdout)
 	case CeilingSearch:
 		h, d, err := searchHandler(getenv)
 		if err != nil {

@@ -44,9 +44,24 @@ func (h *harness) runStore(st storeCfg) {
 			h.add(Row{Store: st.Name, Name: "mail phase (/password/forgot, known and unknown address)", Err: err})
 		}
 	}
+	if slices.Contains(phases, "memory") {
+		if err := h.memoryPhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "memory phase (resident memory after a login burst, during refreshes)", Err: err})
+		}
+	}
+	if slices.Contains(phases, "pooler") {
+		if err := h.poolerPhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "pooler phase (refresh through pgbouncer)", Err: err})
+		}
+	}
 	if slices.Contains(phases, "admin") { // last: it adds 100,000 users to the database
 		if err := h.adminPhase(st); err != nil {
 			h.add(Row{Store: st.Name, Name: "admin phase (client credentials, admin search)", Err: err})
+		}
+	}
+	if slices.Contains(phases, "import") { // on fresh databases of its own
+		if err := h.importPhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "import phase (users import)", Err: err})
 		}
 	}
 }

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jwtauth/jwtauth/db"
 )
 
 // MinSecretKey is the shortest SECRET_KEY accepted where one is required (HS256).
@@ -19,7 +22,7 @@ const MaxLeeway = 5 * time.Minute
 
 // CommonVars are the variables Common reads, for a server's list of flags.
 func CommonVars() []string {
-	return []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "ALGORITHM", "SECRET_KEY", "DB_MAX_CONNS", "LOG_LEVEL", "DATA_DIR"}
+	return []string{"AUTH_ISSUER", "AUTH_AUDIENCE", "ALGORITHM", "SECRET_KEY", "DB_MAX_CONNS", "LOG_LEVEL", "DATA_DIR", "DB_PREPARED_STATEMENTS", "TRUSTED_PROXIES"}
 }
 
 // Common is the configuration both servers read, parsed and validated by one set of rules
@@ -32,6 +35,11 @@ type Common struct {
 	DBMaxConns int      // DB_MAX_CONNS: at least 1
 	LogLevel   string   // LOG_LEVEL: debug, info, warn or error
 	DataDir    string   // DATA_DIR
+	// DBPrepared is DB_PREPARED_STATEMENTS: auto, on or off (db.PreparedStatements).
+	DBPrepared db.PreparedStatements
+	// TrustedProxies (TRUSTED_PROXIES): the networks of the reverse proxies whose
+	// X-Forwarded-For or Forwarded header names the client; none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // Common reads the shared variables, with the defaults of CONTRACT §2, and records against s
@@ -53,6 +61,7 @@ func (s *Source) Common() Common {
 	if v := s.String("SECRET_KEY", ""); v != "" {
 		c.SecretKey = []byte(v) // the bytes of the string, as the Python system used it
 	}
+	c.TrustedProxies = s.prefixes("TRUSTED_PROXIES")
 	s.Check("AUTH_ISSUER", CheckHTTPURL(c.Issuer))
 	if len(c.Audience) == 0 {
 		s.Check("AUTH_AUDIENCE", errors.New("must name at least one audience"))
@@ -64,12 +73,37 @@ func (s *Source) Common() Common {
 	default:
 		s.Check("ALGORITHM", fmt.Errorf("unsupported %q (want ES256, RS256, EdDSA or HS256)", c.Algorithm))
 	}
+	var err error
+	c.DBPrepared, err = db.ParsePreparedStatements(s.String("DB_PREPARED_STATEMENTS", "auto"))
+	s.Check("DB_PREPARED_STATEMENTS", err)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		s.Check("LOG_LEVEL", fmt.Errorf("invalid %q (want debug, info, warn or error)", c.LogLevel))
 	}
 	return c
+}
+
+// prefixes reads name as a comma-separated list of CIDRs (a bare address counts as its own
+// /32 or /128) and records the first that does not parse.
+func (s *Source) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range s.List(name, nil) {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				s.Check(name, fmt.Errorf("invalid CIDR %q (want e.g. 10.0.0.0/8 or fd00::/8)", v))
+				return nil
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // CheckSecret records against name that secret, needed for why, is shorter than

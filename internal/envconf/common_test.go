@@ -37,6 +37,11 @@ func TestCommonRefusesBadValues(t *testing.T) {
 		{"HS256 short secret", map[string]string{"ALGORITHM": "HS256", "SECRET_KEY": secret[1:]}, "SECRET_KEY"},
 		{"pool", map[string]string{"DB_MAX_CONNS": "0"}, "DB_MAX_CONNS"},
 		{"log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"prepared statements off", map[string]string{"DB_PREPARED_STATEMENTS": "off"}, ""},
+		{"prepared statements", map[string]string{"DB_PREPARED_STATEMENTS": "sometimes"}, "DB_PREPARED_STATEMENTS"},
+		{"trusted proxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, fd00::/8,192.0.2.7"}, ""},
+		{"trusted proxies bad CIDR", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33"}, "TRUSTED_PROXIES"},
+		{"trusted proxies not an address", map[string]string{"TRUSTED_PROXIES": "proxy.local"}, "TRUSTED_PROXIES"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := source(t, tc.env)

@@ -25,9 +25,13 @@ type Request[T any] struct {
 	Route string
 	// Data is the server's per-request state.
 	Data T
+	// trusted are the Middleware's TrustedProxies, for ClientAddr.
+	trusted *TrustedProxies
 }
 
 func (rq *Request[T]) requestID() string { return rq.ID }
+
+func (rq *Request[T]) proxies() *TrustedProxies { return rq.trusted }
 
 // ctxKey is the context key of the middleware's *Request.
 type ctxKey struct{}
@@ -60,6 +64,9 @@ type Options[T any] struct {
 	// Before runs after the body limit, before the handler; it returns true when it has
 	// answered the request itself (a CORS preflight, say).
 	Before func(w http.ResponseWriter, r *http.Request) bool
+	// TrustedProxies are the reverse proxies whose forwarded headers ClientAddr and the log
+	// lines believe (TRUSTED_PROXIES); nil trusts none.
+	TrustedProxies *TrustedProxies
 	// Done runs after every request, the panicking ones included, with its duration (for
 	// metrics); the status is rq.Status().
 	Done func(rq *Request[T], r *http.Request, d time.Duration)
@@ -91,7 +98,7 @@ func Middleware[T any](next http.Handler, o Options[T]) http.Handler {
 // ServeHTTP serves one request through the middleware.
 func (m *middleware[T]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rq := &Request[T]{StatusRecorder: StatusRecorder{ResponseWriter: w, status: http.StatusOK}, Route: RouteOther}
+	rq := &Request[T]{StatusRecorder: StatusRecorder{ResponseWriter: w, status: http.StatusOK}, Route: RouteOther, trusted: m.TrustedProxies}
 	if m.Init != nil {
 		m.Init(rq)
 	}
@@ -122,7 +129,7 @@ func (m *middleware[T]) finish(rq *Request[T], r *http.Request, start time.Time)
 		if p == http.ErrAbortHandler {
 			panic(p)
 		}
-		m.Logger.Error("panic", "request_id", rq.ID, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+		m.Logger.Error("panic", "request_id", rq.ID, "path", r.URL.Path, "client_ip", m.TrustedProxies.ClientAddr(r), "panic", p, "stack", string(debug.Stack()))
 		if !rq.wrote {
 			m.Errors.Write(rq, r, ErrInternal)
 		}
@@ -132,7 +139,7 @@ func (m *middleware[T]) finish(rq *Request[T], r *http.Request, start time.Time)
 		m.Done(rq, r, d)
 	}
 	if m.Logger.Enabled(r.Context(), slog.LevelDebug) {
-		m.Logger.Debug("request", "request_id", rq.ID, "method", r.Method, "route", rq.Route, "status", rq.status, "duration_ms", d.Milliseconds())
+		m.Logger.Debug("request", "request_id", rq.ID, "method", r.Method, "route", rq.Route, "status", rq.status, "duration_ms", d.Milliseconds(), "client_ip", m.TrustedProxies.ClientAddr(r))
 	}
 }
 

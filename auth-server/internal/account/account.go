@@ -52,6 +52,10 @@ type Deps struct {
 	Now      func() time.Time
 	// SyncNotify, when set, is called after a committed user change to wake the sync relay.
 	SyncNotify func()
+	// IDTokens signs OpenID Connect ID tokens (the authorization code flow), IDVerifier checks
+	// them (id_token_hint); both optional.
+	IDTokens   IDTokenSigner
+	IDVerifier IDTokenVerifier
 	// MailNotify, when set, is called after a committed change queued a mail, to wake the
 	// mail relay.
 	MailNotify func()
@@ -69,6 +73,8 @@ type Service struct {
 	now        func() time.Time
 	syncNotify func()
 	clients    *clientCache
+	idTokens   IDTokenSigner
+	idVerifier IDTokenVerifier
 	mail       MailPolicy
 	mailNotify func()
 }
@@ -80,7 +86,7 @@ func New(cfg Config, d Deps) *Service {
 		obs = nopObserver{}
 	}
 	return &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, issuer: d.Issuer, verifier: d.Verifier,
-		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache(),
+		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache(), idTokens: d.IDTokens, idVerifier: d.IDVerifier,
 		mail: cfg.Mail.withDefaults(), mailNotify: d.MailNotify}
 }
 
@@ -112,6 +118,7 @@ type Tokens struct {
 	ExpiresIn    time.Duration
 	RefreshToken string
 	Scope        []string
+	IDToken      string // with openid, in the authorization code flow and its refreshes
 }
 
 type nopObserver struct{}

@@ -6,7 +6,10 @@ import (
 	"net"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
+	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
 )
@@ -36,49 +39,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Tokens, e
 	if err != nil {
 		return Tokens{}, err
 	}
-	login := strings.TrimSpace(in.Login)
-	if impossibleLogin(login) || len(in.Password) > maxPasswordLen {
-		// No such user can exist: the same answer, and the same work, as a wrong password,
-		// without storing the name anywhere.
-		s.hasher.VerifyDummy(ctx, in.Password)
-		return Tokens{}, ErrInvalidCredentials
-	}
-	u, err := s.store.UserByLogin(ctx, login)
-	known := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return Tokens{}, err
-	}
-	g := s.newGate(accountKey(u.ID, login), c)
-	if err := g.check(ctx, login); err != nil {
-		s.obs.Login("throttled")
-		return Tokens{}, err
-	}
-	if !known {
-		s.hasher.VerifyDummy(ctx, in.Password) // the same work as a wrong password
-		return Tokens{}, s.loginFailed(ctx, g, "", login)
-	}
-	ok, rehash, err := s.hasher.Verify(ctx, in.Password, u.PasswordHash)
+	u, err := s.checkPassword(ctx, in.Login, in.Password, c)
 	if err != nil {
 		return Tokens{}, err
-	}
-	if !ok {
-		return Tokens{}, s.loginFailed(ctx, g, u.ID, login)
-	}
-	if u.Disabled() {
-		// Only after the right password: a wrong one answers as for any account.
-		s.obs.Login("disabled")
-		return Tokens{}, ErrAccountDisabled
-	}
-	if s.mail.RequireVerified && !u.EmailVerified {
-		// Only after the right password, as for a disabled account.
-		s.obs.Login("unverified")
-		return Tokens{}, ErrEmailNotVerified
-	}
-	if rehash {
-		s.rehash(ctx, u.ID, in.Password)
-	}
-	if err := g.clear(ctx); err != nil {
-		s.log.Warn("clear throttle failed", "err", err)
 	}
 	t, err := s.startSession(ctx, u, grant{event: store.AuditLoginSuccess, client: client.ID, scope: scope}, c)
 	if err != nil {
@@ -86,6 +49,82 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Tokens, e
 	}
 	s.obs.Login("success")
 	return t, nil
+}
+
+// checkPassword is the password check of every log-in (the password grant, /login, the
+// hosted login page): throttled per account and per address, the same work for unknown
+// users as for wrong passwords, a disabled account told only after the right password, an
+// old hash rehashed, the throttle cleared on success. It returns the user.
+func (s *Service) checkPassword(ctx context.Context, loginName, pw string, c Client) (store.User, error) {
+	login := strings.TrimSpace(loginName)
+	if impossibleLogin(login) || len(pw) > maxPasswordLen {
+		// No such user can exist: the same answer, and the same work, as a wrong password,
+		// without storing the name anywhere.
+		s.hasher.VerifyDummy(ctx, pw)
+		return store.User{}, ErrInvalidCredentials
+	}
+	u, err := s.store.UserByLogin(ctx, login)
+	known := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.User{}, err
+	}
+	g := s.newGate(accountKey(u.ID, login), c)
+	if err := g.check(ctx, login); err != nil {
+		s.obs.Login("throttled")
+		return store.User{}, err
+	}
+	if !known {
+		s.hasher.VerifyDummy(ctx, pw) // the same work as a wrong password
+		return store.User{}, s.loginFailed(ctx, g, "", login)
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
+	if err != nil {
+		return store.User{}, err
+	}
+	if !ok {
+		return store.User{}, s.loginFailed(ctx, g, u.ID, login)
+	}
+	if u.Disabled() {
+		// Only after the right password: a wrong one answers as for any account.
+		s.obs.Login("disabled")
+		return store.User{}, ErrAccountDisabled
+	}
+	if s.mail.RequireVerified && !u.EmailVerified {
+		// Only after the right password, as for a disabled account (REQUIRE_EMAIL_VERIFICATION).
+		s.obs.Login("unverified")
+		return store.User{}, ErrEmailNotVerified
+	}
+	if rehash {
+		s.rehash(ctx, u.ID, pw)
+	}
+	if err := g.clear(ctx); err != nil {
+		s.log.Warn("clear throttle failed", "err", err)
+	}
+	return u, nil
+}
+
+// BrowserLogin checks a password typed on the hosted login page (as every log-in: throttled,
+// same errors) and starts the browser's login session, returning the cookie value to set
+// (stored only as its hash) and the session.
+func (s *Service) BrowserLogin(ctx context.Context, login, pw string, c Client) (string, store.LoginSession, error) {
+	u, err := s.checkPassword(ctx, login, pw, c)
+	if err != nil {
+		return "", store.LoginSession{}, err
+	}
+	cookie, hash, err := refresh.NewToken()
+	if err != nil {
+		return "", store.LoginSession{}, err
+	}
+	now := s.now().UTC()
+	sess := store.Session{ID: uuid.NewString(), UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: s.cfg.Refresh.SessionExpiry(now),
+		UserAgent: c.UserAgent, IP: c.IP, ClientID: clients.FirstParty}
+	ev := audit(now, store.AuditLoginSuccess, u.ID, sess.ID, c)
+	ev.Detail = "hosted login page"
+	if err := s.store.CreateLoginSession(ctx, sess, hash, ev); err != nil {
+		return "", store.LoginSession{}, err
+	}
+	s.obs.Login("success")
+	return cookie, store.LoginSession{Session: sess, AuthTime: now}, nil
 }
 
 func (s *Service) loginFailed(ctx context.Context, g gate, userID, login string) error {

@@ -22,6 +22,9 @@
 // their context ends. 500 concurrent logins therefore hold at most `workers`
 // argon2 buffers (19 MiB each by default), not 500.
 //
+// Once no hash has run for [ReleaseAfter], the Hasher hands the heap's free
+// memory back to the OS, so that the buffers of a burst do not stay resident.
+//
 // [Hasher.VerifyDummy] does the work of a real verification against a hash
 // with the Hasher's parameters, so an unknown user costs the same time as a
 // wrong password.

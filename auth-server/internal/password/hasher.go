@@ -6,8 +6,11 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -24,7 +27,32 @@ type Hasher struct {
 	// derive computes an argon2id key. It is argon2.IDKey; tests replace it
 	// to observe how many derivations run at once.
 	derive func(password, salt []byte, p Params) []byte
+
+	// release hands the heap's free memory back to the OS. It is
+	// debug.FreeOSMemory, run once no hash has run for releaseAfter; tests
+	// replace both.
+	release      func()
+	releaseAfter time.Duration
+	mu           sync.Mutex
+	idle         *time.Timer // armed when the last running hash ends
 }
+
+// ReleaseAfter is how long a Hasher waits, after its last hash of a burst
+// ends, before it hands the heap's free memory back to the OS.
+//
+// Each argon2id derivation allocates its m KiB (19 MiB by default) afresh,
+// and Go's collector lets the heap grow to twice what was live at its last
+// cycle: during a burst of logins, with workers derivations live, the heap
+// and the resident memory grow to several times workers × m, and once the
+// burst ends, no allocation is left to start the cycle that would see that
+// memory free, so the process keeps it (the runtime gives back only what
+// lies above its last goal, and forces a cycle only every two minutes).
+// The refreshes that follow then fill the same inflated goal with their
+// garbage. After ReleaseAfter without a hash, the Hasher runs one collection
+// and returns what is free (debug.FreeOSMemory): once per burst, a few
+// milliseconds, on a heap then holding no argon2 buffer. Logins closer
+// together than ReleaseAfter keep the memory, being the work in flight.
+const ReleaseAfter = 2 * time.Second
 
 // NewHasher returns a Hasher that makes argon2id hashes with p and runs at
 // most workers hashes (argon2id or bcrypt) at once; workers <= 0 means
@@ -40,6 +68,9 @@ func NewHasher(p Params, workers int) *Hasher {
 		params: p,
 		sem:    make(chan struct{}, workers),
 		derive: deriveArgon2id,
+
+		release:      debug.FreeOSMemory,
+		releaseAfter: ReleaseAfter,
 	}
 	// A random salt and key: verifying any password against it costs one
 	// argon2id derivation with p, and fails (but for a 2^-256 chance).
@@ -100,18 +131,45 @@ func (h *Hasher) run(ctx context.Context, fn func()) error {
 	h.waiting.Add(1)
 	select {
 	case h.sem <- struct{}{}:
+		h.running.Add(1) // before leaving the waiters, so the Hasher never looks idle meanwhile
 		h.waiting.Add(-1)
 	case <-ctx.Done():
-		h.waiting.Add(-1)
+		if h.waiting.Add(-1) == 0 && h.running.Load() == 0 {
+			h.armRelease() // the hash that ended before it saw a waiter and did not
+		}
 		return fmt.Errorf("password: waiting for a hashing slot: %w", ctx.Err())
 	}
-	h.running.Add(1)
 	defer func() {
-		h.running.Add(-1)
+		if h.running.Add(-1) == 0 && h.waiting.Load() == 0 {
+			h.armRelease()
+		}
 		<-h.sem
 	}()
 	fn()
 	return nil
+}
+
+// armRelease (re)starts the timer that runs release once the Hasher has
+// been idle for releaseAfter (see ReleaseAfter).
+func (h *Hasher) armRelease() {
+	if h.release == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.idle == nil {
+		h.idle = time.AfterFunc(h.releaseAfter, h.releaseIfIdle)
+		return
+	}
+	h.idle.Reset(h.releaseAfter)
+}
+
+// releaseIfIdle runs release unless a hash runs or waits again: its end
+// will arm the timer anew.
+func (h *Hasher) releaseIfIdle() {
+	if h.running.Load() == 0 && h.waiting.Load() == 0 {
+		h.release()
+	}
 }
 
 // Hash returns an argon2id PHC string of password with a fresh random salt

@@ -245,3 +245,46 @@ func TestHasherCancelledContextDoesNoWork(t *testing.T) {
 		t.Errorf("%d derivations with a cancelled context, want 0", n)
 	}
 }
+
+// TestHasherReleasesMemoryOnceIdle: after a burst of hashes, the Hasher hands the heap's
+// free memory back once, when no hash has run for releaseAfter (see ReleaseAfter), and again
+// after the next burst.
+func TestHasherReleasesMemoryOnceIdle(t *testing.T) {
+	const workers, calls = 2, 16
+	h := NewHasher(small, workers)
+	var releases atomic.Int64
+	h.release = func() {
+		if r, w := h.Stats(); r != 0 || w != 0 {
+			t.Errorf("released with %d hashes running and %d waiting", r, w)
+		}
+		releases.Add(1)
+	}
+	h.releaseAfter = 20 * time.Millisecond
+	gate := make(chan struct{})
+	blockingDerive(h, gate)
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			_, err := h.Hash(context.Background(), "pw")
+			errs <- err
+		}()
+	}
+	waitFor(t, "the burst queued", func() bool { r, w := h.Stats(); return r == workers && w == calls-workers })
+	if n := releases.Load(); n != 0 {
+		t.Fatalf("%d releases while the burst runs", n)
+	}
+	close(gate)
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "a release after the burst", func() bool { return releases.Load() >= 1 })
+	if n := releases.Load(); n != 1 {
+		t.Errorf("%d releases after one burst, want 1", n)
+	}
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a release after the next hash", func() bool { return releases.Load() == 2 })
+}

@@ -43,6 +43,7 @@ var errorTable = []struct {
 	{account.ErrUnauthorizedClient, apiError{Status: http.StatusBadRequest, Code: "unauthorized_client", Description: "this client may not use this grant type"}, nil},
 	{account.ErrInvalidGrant, apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the refresh token is invalid, expired or revoked"}, nil},
 	{account.ErrTooManyMails, apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "too many mails to this address or from this client, retry later"}, nil},
+	{account.ErrInvalidCode, apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the authorization code is invalid, expired or used, or the redirect_uri or code_verifier does not match"}, nil},
 	{account.ErrThrottled, apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "too many failed attempts, retry later"}, nil},
 	{account.ErrUnauthenticated, apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "missing or invalid access token", Challenge: challengeInvalid}, nil},
 	{account.ErrAccountDisabled, apiError{Status: http.StatusForbidden, Code: "account_disabled", Description: "this account is disabled; ask an administrator"}, nil},

@@ -16,11 +16,12 @@ type tokenResponse struct {
 	ExpiresIn    int    `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope"`
+	IDToken      string `json:"id_token,omitempty"`
 }
 
 func toTokenResponse(t account.Tokens) tokenResponse {
 	return tokenResponse{AccessToken: t.AccessToken, TokenType: "Bearer",
-		ExpiresIn: int(t.ExpiresIn.Round(1e9).Seconds()), RefreshToken: t.RefreshToken, Scope: strings.Join(t.Scope, " ")}
+		ExpiresIn: int(t.ExpiresIn.Round(1e9).Seconds()), RefreshToken: t.RefreshToken, Scope: strings.Join(t.Scope, " "), IDToken: t.IDToken}
 }
 
 // writeTokens answers a token response, never cached (RFC 6749 §5.1).
@@ -71,10 +72,25 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		writeTokens(w, http.StatusOK, toTokenResponse(t))
 		return nil
+	case "authorization_code":
+		a, err := clientAuth(r, p)
+		if err != nil {
+			return err
+		}
+		if p.Get("code") == "" || p.Get("redirect_uri") == "" || p.Get("code_verifier") == "" {
+			return errBadRequest("invalid_request", "code, redirect_uri and code_verifier are required")
+		}
+		t, err := s.accounts.ExchangeCode(r.Context(), account.CodeInput{Client: a, Code: p.Get("code"),
+			RedirectURI: p.Get("redirect_uri"), CodeVerifier: p.Get("code_verifier")}, clientOf(r))
+		if err != nil {
+			return err
+		}
+		writeTokens(w, http.StatusOK, toTokenResponse(t))
+		return nil
 	case "":
 		return errBadRequest("invalid_request", "grant_type is required")
 	default:
-		return errBadRequest("unsupported_grant_type", "grant_type must be password, refresh_token or client_credentials")
+		return errBadRequest("unsupported_grant_type", "grant_type must be password, refresh_token, authorization_code or client_credentials")
 	}
 }
 

@@ -51,7 +51,8 @@ func TestLoginForms(t *testing.T) {
 			{"missing password", "/login", map[string]string{"username": "dave"}, 400, "invalid_request"},
 			{"bad grant on login", "/login", url.Values{"grant_type": {"client_credentials"}, "username": {"dave"}, "password": {"x"}}, 400, "unsupported_grant_type"},
 			{"token no grant", "/token", url.Values{"username": {"dave"}}, 400, "invalid_request"},
-			{"token unknown grant", "/token", url.Values{"grant_type": {"authorization_code"}}, 400, "unsupported_grant_type"},
+			{"token unknown grant", "/token", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}}, 400, "unsupported_grant_type"},
+			{"code grant without its parameters", "/token", url.Values{"grant_type": {"authorization_code"}}, 400, "invalid_request"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := e.do("POST", tc.path, tc.body)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -22,6 +21,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		Logger: s.log,
 		Errors: s.errs,
 		Before: s.cors,
+		// The client address (clientIP) is what the trusted proxies say it is.
+		TrustedProxies: s.cfg.TrustedProxies,
 		Done: func(rq *request, r *http.Request, d time.Duration) {
 			s.metrics.observeRequest(rq.Route, r.Method, rq.Status(), d)
 		},
@@ -63,14 +64,10 @@ func nameRoute(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP is the peer address of the request. Forwarded headers are not trusted: behind a
-// proxy, configure it to set the peer (see docs/operations.md).
+// clientIP is the client address of the request: the TCP peer, or behind a trusted proxy
+// (TRUSTED_PROXIES) the address its forwarded headers give (httpapi.ClientAddr).
 func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return httpapi.ClientAddr(r)
 }
 
 func userAgent(r *http.Request) string {

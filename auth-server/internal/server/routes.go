@@ -1,10 +1,12 @@
 package server
 
 import (
-	"github.com/jwtauth/jwtauth/internal/httpapi"
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/ui"
+	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
 // routes is the whole API on one screen.
@@ -32,6 +34,21 @@ func (s *Server) routes(r *mux.Router) {
 	if s.metrics != nil {
 		r.Handle("/metrics", s.metrics.Handler()).Methods(http.MethodGet)
 	}
+
+	// The authorization code flow, OpenID Connect and the hosted pages (HTML; their errors
+	// show on a page).
+	r.HandleFunc("/authorize", s.handleAuthorize).Methods(http.MethodGet)
+	r.HandleFunc("/logout", s.handleEndSessionEndpoint).Methods(http.MethodGet)
+	r.Handle("/userinfo", s.authed(s.handleUserInfo)).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/ui/login", s.handleLoginPage).Methods(http.MethodGet)
+	r.HandleFunc("/ui/login", s.handleLoginPost).Methods(http.MethodPost)
+	r.HandleFunc("/ui/account", s.handleAccountPage).Methods(http.MethodGet)
+	r.HandleFunc("/ui/account/sessions/end", s.accountForm(s.endSessionForm)).Methods(http.MethodPost)
+	r.HandleFunc("/ui/account/logout-all", s.accountForm(s.logoutEverywhereForm)).Methods(http.MethodPost)
+	r.HandleFunc("/ui/account/password", s.accountForm(s.passwordForm)).Methods(http.MethodPost)
+	r.HandleFunc("/ui/account/delete", s.accountForm(s.deleteAccountForm)).Methods(http.MethodPost)
+	r.HandleFunc("/ui/logout", s.accountForm(s.logoutForm)).Methods(http.MethodPost)
+	r.HandleFunc(ui.StylePath, ui.ServeStyle).Methods(http.MethodGet, http.MethodHead)
 
 	// Bearer access token.
 	r.Handle("/me", s.authed(s.handleMe)).Methods(http.MethodGet)

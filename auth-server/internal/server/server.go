@@ -5,12 +5,14 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
+	"github.com/jwtauth/jwtauth/auth-server/internal/ui"
 	"github.com/jwtauth/jwtauth/internal/httpapi"
 )
 
@@ -26,6 +28,11 @@ type Config struct {
 	Algorithm   string
 	JWKSMaxAge  time.Duration
 	CORSOrigins []string
+	// ProductName is the name the hosted pages show (the issuer's host when empty).
+	ProductName string
+	// TrustedProxies name the client behind a reverse proxy (TRUSTED_PROXIES); nil trusts
+	// none, and the client is the TCP peer.
+	TrustedProxies *httpapi.TrustedProxies
 }
 
 // Deps are the server's collaborators.
@@ -47,18 +54,38 @@ type Server struct {
 	log      *slog.Logger
 	errs     *httpapi.Errors // the JSON endpoints' answers to errors
 	oauth    *httpapi.Errors // the token endpoint's (RFC 6749 §5.2)
+	pages    *ui.Pages
+	cookies  ui.Cookies
 	handler  http.Handler
 }
 
 // New returns the auth server's handler.
 func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, accounts: d.Accounts, store: d.Store, keys: d.Keys, metrics: d.Metrics, log: d.Logger,
-		errs: httpapi.NewErrors(d.Logger, errorMapper(false)), oauth: httpapi.NewErrors(d.Logger, errorMapper(true))}
+		errs: httpapi.NewErrors(d.Logger, errorMapper(false)), oauth: httpapi.NewErrors(d.Logger, errorMapper(true)),
+		pages: mustPages(cfg), cookies: ui.Cookies{Secure: secureIssuer(cfg.Issuer)}}
 	r := mux.NewRouter()
 	s.routes(r)
 	r.Use(nameRoute)
 	s.handler = s.middleware(r)
 	return s
+}
+
+// mustPages parses the hosted pages' embedded templates: a failure is a bug of the build.
+func mustPages(cfg Config) *ui.Pages {
+	name := cfg.ProductName
+	if name == "" {
+		if u, err := url.Parse(cfg.Issuer); err == nil && u.Host != "" {
+			name = u.Host
+		} else {
+			name = "Sign in"
+		}
+	}
+	p, err := ui.New(name)
+	if err != nil {
+		panic(err)
+	}
+	return p
 }
 
 // ServeHTTP serves one request.

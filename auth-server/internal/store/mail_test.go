@@ -243,3 +243,20 @@ func TestResetQueuesSessionRevoked(t *testing.T) {
 		}
 	})
 }
+
+// An imported user keeps its email_verified (users import --jsonl, CONTRACT §14).
+func TestImportKeepsEmailVerified(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		s, ctx := store.New(d), context.Background()
+		a, b := newUser("verifiedimport"), newUser("plainimport")
+		a.EmailVerified = true
+		if _, err := s.ImportUsers(ctx, []store.User{a, b}, nil, time.Now(), false); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []store.User{a, b} {
+			if got, err := s.UserByID(ctx, u.ID); err != nil || got.EmailVerified != u.EmailVerified {
+				t.Errorf("%s: email_verified = %v, %v; want %v", u.Username, got.EmailVerified, err, u.EmailVerified)
+			}
+		}
+	})
+}

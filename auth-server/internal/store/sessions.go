@@ -39,6 +39,7 @@ const (
 	RevokeClientRemoved  = "client_removed"
 	RevokeDisabled       = "user_disabled"
 	RevokeAdmin          = "admin_logout"
+	RevokeCodeReuse      = "code_reuse" // its authorization code was presented again
 )
 
 type sessionRow struct {
@@ -72,25 +73,36 @@ func (r sessionRow) session() Session {
 // IdleExpiresAt is tokenExpires.
 func (s *Store) CreateSession(ctx context.Context, sess Session, tokenHash string, tokenExpires time.Time, audit AuditEvent) error {
 	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
-		if sess.ClientID == "" {
-			sess.ClientID = clients.FirstParty
-		}
-		// The users row first, then the session's: the lock order of DeleteUser and
-		// ChangePassword.
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET last_login_at = ? WHERE id = ?`), ms(sess.CreatedAt), sess.UserID); err != nil {
-			return fmt.Errorf("record last login: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			sess.ID, sess.UserID, ms(sess.CreatedAt), ms(sess.LastUsedAt), ms(sess.ExpiresAt), ms(tokenExpires),
-			ms(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP, sess.ClientID, joined(sess.Scope)); err != nil {
-			return fmt.Errorf("insert session: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
-			tokenHash, sess.ID, ms(sess.CreatedAt), ms(tokenExpires)); err != nil {
-			return fmt.Errorf("insert refresh token: %w", err)
+		if err := s.insertSession(ctx, tx, sess, tokenHash, tokenExpires); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, audit)
 	})
+}
+
+// insertSession records the user's log-in time and inserts sess with its first refresh token
+// (none when tokenHash is empty: a browser's login session), in tx. The users row first, then
+// the session's: the lock order of DeleteUser and ChangePassword.
+func (s *Store) insertSession(ctx context.Context, tx *sqlx.Tx, sess Session, tokenHash string, tokenExpires time.Time) error {
+	if sess.ClientID == "" {
+		sess.ClientID = clients.FirstParty
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET last_login_at = ? WHERE id = ?`), ms(sess.CreatedAt), sess.UserID); err != nil {
+		return fmt.Errorf("record last login: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		sess.ID, sess.UserID, ms(sess.CreatedAt), ms(sess.LastUsedAt), ms(sess.ExpiresAt), ms(tokenExpires),
+		ms(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP, sess.ClientID, joined(sess.Scope)); err != nil {
+		return fmt.Errorf("insert session: %w", err)
+	}
+	if tokenHash == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
+		tokenHash, sess.ID, ms(sess.CreatedAt), ms(tokenExpires)); err != nil {
+		return fmt.Errorf("insert refresh token: %w", err)
+	}
+	return nil
 }
 
 // SessionUser reads, in one prepared statement, whether session id is live at now (exists,

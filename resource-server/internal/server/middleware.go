@@ -32,6 +32,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		IDs:    s.ids,
 		Errors: s.errs,
 		Init:   func(rq *request) { rq.Data.metrics = other },
+		// The access and panic log lines name the client the trusted proxies forward.
+		TrustedProxies: s.proxies,
 		Done: func(rq *request, r *http.Request, d time.Duration) {
 			rq.Data.metrics.Observe(r.Method, rq.Status(), d)
 		},

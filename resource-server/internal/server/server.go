@@ -28,6 +28,9 @@ type Deps struct {
 	DenyList *denylist.List
 	Metrics  *Metrics
 	Logger   *slog.Logger
+	// TrustedProxies name the client behind a reverse proxy in the log lines
+	// (TRUSTED_PROXIES); nil trusts none.
+	TrustedProxies *httpapi.TrustedProxies
 }
 
 // Server serves the resource API.
@@ -39,6 +42,7 @@ type Server struct {
 	metrics    *Metrics
 	log        *slog.Logger
 	ids        *httpapi.IDGenerator
+	proxies    *httpapi.TrustedProxies
 	errs       *httpapi.Errors
 	router     *mux.Router
 	handler    http.Handler
@@ -51,6 +55,7 @@ func New(d Deps) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.proxies = d.TrustedProxies
 	s.errs = httpapi.NewErrors(s.log, errorTable(), invalidEvent)
 	s.router = mux.NewRouter()
 	s.routes(s.router)

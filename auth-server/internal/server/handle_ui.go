@@ -1,0 +1,244 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/account"
+	"github.com/jwtauth/jwtauth/auth-server/internal/store"
+	"github.com/jwtauth/jwtauth/auth-server/internal/ui"
+)
+
+// The hosted pages (CONTRACT §12): the login page (for /authorize, or standalone) and the
+// account page. Every form carries a CSRF token; errors show on the page.
+
+// csrfFailed is the answer to a form posted without its CSRF token.
+func (s *Server) csrfFailed(w http.ResponseWriter) {
+	s.pages.Render(w, http.StatusForbidden, "error", ui.View{Title: "Please try again",
+		Data: "This form expired or was not sent from this site. Go back, reload the page and send it again."})
+}
+
+// handleLoginPage is GET /ui/login: a standalone login, or the account page when logged in.
+func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	if _, _, err := s.accounts.LoginSessionFrom(r.Context(), s.cookies.Session(r)); err == nil {
+		http.Redirect(w, r, "/ui/account", http.StatusSeeOther)
+		return
+	}
+	s.renderLogin(w, r, http.StatusOK, account.Authorization{}, nil, "", "")
+}
+
+// handleLoginPost is POST /ui/login: the credentials, and the authorization request carried
+// through the form (checked again: the form is the browser's, not ours). Success sets the
+// login-session cookie and continues the authorization request (a code for its client) or
+// shows the account page.
+func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || !s.cookies.CheckCSRF(r) {
+		s.csrfFailed(w)
+		return
+	}
+	var a account.Authorization
+	if r.PostForm.Get("client_id") != "" {
+		var err error
+		if a, err = s.accounts.CheckAuthorization(r.Context(), authorizeRequest(r.PostForm)); err != nil {
+			s.authorizeFailed(w, r, a, err)
+			return
+		}
+	}
+	username := r.PostForm.Get("username")
+	cookie, ls, err := s.accounts.BrowserLogin(r.Context(), username, r.PostForm.Get("password"), clientOf(r))
+	if err != nil {
+		status, msg := pageError(err)
+		var te *account.ThrottledError
+		if errors.As(err, &te) {
+			w.Header().Set("Retry-After", fmt.Sprint(int(te.Wait.Round(time.Second).Seconds())))
+			msg = fmt.Sprintf("Too many failed attempts. Try again in %s.", te.Wait.Round(time.Second))
+		} else if errors.Is(err, account.ErrInvalidCredentials) {
+			msg = "The username or password is wrong."
+		}
+		if status >= 500 {
+			s.pageFailed(w, r, err)
+			return
+		}
+		s.renderLogin(w, r, status, a, r.PostForm, username, msg)
+		return
+	}
+	s.cookies.SetSession(w, cookie)
+	if a.Client.ID != "" {
+		s.issueCode(w, r, a, ls)
+		return
+	}
+	http.Redirect(w, r, "/ui/account", http.StatusSeeOther)
+}
+
+// browser returns the principal of the request's login session, or sends the browser to the
+// login page and reports false.
+func (s *Server) browser(w http.ResponseWriter, r *http.Request) (account.Principal, store.User, bool) {
+	ls, u, err := s.accounts.LoginSessionFrom(r.Context(), s.cookies.Session(r))
+	if errors.Is(err, account.ErrUnauthenticated) {
+		http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+		return account.Principal{}, store.User{}, false
+	}
+	if err != nil {
+		s.pageFailed(w, r, err)
+		return account.Principal{}, store.User{}, false
+	}
+	return account.Principal{UserID: u.ID, SessionID: ls.ID, Roles: u.Roles, CurrentRoles: u.Roles}, u, true
+}
+
+// handleAccountPage is GET /ui/account.
+func (s *Server) handleAccountPage(w http.ResponseWriter, r *http.Request) {
+	p, u, ok := s.browser(w, r)
+	if !ok {
+		return
+	}
+	s.renderAccount(w, r, http.StatusOK, p, u, r.URL.Query().Get("done"), "")
+}
+
+// accountNotices are the notices a redirect to the account page may name (?done=…).
+var accountNotices = map[string]string{
+	"ended":    "The session was ended.",
+	"password": "Your password was changed. Your other sessions were ended.",
+}
+
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status int, p account.Principal, u store.User, done, problem string) {
+	sessions, err := s.accounts.Sessions(r.Context(), p)
+	if err != nil {
+		s.pageFailed(w, r, err)
+		return
+	}
+	v := ui.AccountView{}
+	v.User.Username, v.User.Email = u.Username, u.Email
+	for _, x := range sessions {
+		v.Sessions = append(v.Sessions, ui.SessionView{ID: x.ID, UserAgent: x.UserAgent, IP: x.IP,
+			Created: ui.When(x.CreatedAt), LastUsed: ui.When(x.LastUsedAt), Current: x.ID == p.SessionID})
+	}
+	// This browser's session first.
+	slices.SortStableFunc(v.Sessions, func(a, b ui.SessionView) int {
+		switch {
+		case a.Current == b.Current:
+			return 0
+		case a.Current:
+			return -1
+		}
+		return 1
+	})
+	s.pages.Render(w, status, "account", ui.View{Title: "Your account", CSRF: s.cookies.CSRFToken(w, r), Notice: accountNotices[done], Error: problem, Data: v})
+}
+
+// accountForm runs a posted account-page form: CSRF, the login session, then do; do's error
+// shows on the account page, success redirects there (303) with the notice named by done.
+func (s *Server) accountForm(do func(r *http.Request, p account.Principal) (done string, err error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || !s.cookies.CheckCSRF(r) {
+			s.csrfFailed(w)
+			return
+		}
+		p, u, ok := s.browser(w, r)
+		if !ok {
+			return
+		}
+		done, err := do(r, p)
+		if err != nil {
+			status, msg := pageError(err)
+			if status >= 500 {
+				s.pageFailed(w, r, err)
+				return
+			}
+			s.renderAccount(w, r, status, p, u, "", msg)
+			return
+		}
+		switch done {
+		case "logged-out":
+			s.cookies.SetSession(w, "")
+			s.pages.Render(w, http.StatusOK, "message", ui.View{Title: "Logged out", Data: "You are logged out."})
+		case "deleted":
+			s.cookies.SetSession(w, "")
+			s.pages.Render(w, http.StatusOK, "message", ui.View{Title: "Account deleted", Data: "Your account was deleted."})
+		default:
+			http.Redirect(w, r, "/ui/account?done="+url.QueryEscape(done), http.StatusSeeOther)
+		}
+	}
+}
+
+func (s *Server) endSessionForm(r *http.Request, p account.Principal) (string, error) {
+	return "ended", s.accounts.EndSession(r.Context(), p, r.PostForm.Get("id"), clientOf(r))
+}
+
+func (s *Server) logoutEverywhereForm(r *http.Request, p account.Principal) (string, error) {
+	return "logged-out", s.accounts.EndEverySession(r.Context(), p, clientOf(r))
+}
+
+func (s *Server) passwordForm(r *http.Request, p account.Principal) (string, error) {
+	in := account.PasswordChange{Current: r.PostForm.Get("current_password"), New: r.PostForm.Get("new_password")}
+	return "password", s.accounts.ChangePassword(r.Context(), p, in, clientOf(r))
+}
+
+func (s *Server) deleteAccountForm(r *http.Request, p account.Principal) (string, error) {
+	return "deleted", s.accounts.DeleteAccount(r.Context(), p, r.PostForm.Get("password"), clientOf(r))
+}
+
+func (s *Server) logoutForm(r *http.Request, p account.Principal) (string, error) {
+	return "logged-out", s.accounts.EndSession(r.Context(), p, p.SessionID, clientOf(r))
+}
+
+// handleEndSessionEndpoint is GET /logout (OpenID Connect RP-Initiated Logout 1.0): with an
+// id_token_hint of this server, the browser's login session ends and, when
+// post_logout_redirect_uri is registered for the hint's client, the browser goes there (with
+// state); without a valid hint the user is asked to confirm (a cross-site link alone cannot
+// log anyone out).
+func (s *Server) handleEndSessionEndpoint(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	clientID, ok := s.accounts.IDTokenClient(r.Context(), q.Get("id_token_hint"))
+	if !ok {
+		s.pages.Render(w, http.StatusOK, "logout", ui.View{Title: "Log out", CSRF: s.cookies.CSRFToken(w, r)})
+		return
+	}
+	if ls, u, err := s.accounts.LoginSessionFrom(r.Context(), s.cookies.Session(r)); err == nil {
+		p := account.Principal{UserID: u.ID, SessionID: ls.ID}
+		if err := s.accounts.EndSession(r.Context(), p, ls.ID, clientOf(r)); err != nil && !errors.Is(err, account.ErrSessionNotFound) {
+			s.pageFailed(w, r, err)
+			return
+		}
+	}
+	s.cookies.SetSession(w, "")
+	target := q.Get("post_logout_redirect_uri")
+	if target == "" || !s.accounts.PostLogoutURIRegistered(r.Context(), clientID, target) {
+		s.pages.Render(w, http.StatusOK, "message", ui.View{Title: "Logged out", Data: "You are logged out."})
+		return
+	}
+	if st := q.Get("state"); st != "" {
+		u, _ := url.Parse(target)
+		v := u.Query()
+		v.Set("state", st)
+		u.RawQuery = v.Encode()
+		target = u.String()
+	}
+	http.Redirect(w, r, target, http.StatusFound)
+}
+
+// handleUserInfo is GET or POST /userinfo (OpenID Connect Core §5.3).
+func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.accounts.UserInfo(r.Context(), principal(r.Context()))
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"sub": c.Subject}
+	if c.Profile {
+		out["preferred_username"] = c.Username
+	}
+	if c.Email {
+		out["email"], out["email_verified"] = c.EmailAddress, c.EmailVerified
+	}
+	noStore(w)
+	encode(w, http.StatusOK, out)
+	return nil
+}
+
+// secureIssuer reports whether the issuer is served over HTTPS (cookies are then Secure and
+// __Host- prefixed).
+func secureIssuer(issuer string) bool { return strings.HasPrefix(issuer, "https://") }

@@ -1,0 +1,34 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// addUserEvents is addUserEvent for many users at once: the same events (newUserEvent) and
+// deliveries, written inside tx in multi-row INSERTs (insertRows, as a replay writes them),
+// for the bulk writes of an import.
+func (s *Store) addUserEvents(ctx context.Context, tx *sqlx.Tx, kind string, users []User, targets []string, now time.Time) error {
+	events := make([][]any, 0, len(users))
+	deliveries := make([][]any, 0, len(users)*len(targets))
+	for _, u := range users {
+		ev, payload, err := newUserEvent(kind, u, now)
+		if err != nil {
+			return err
+		}
+		events = append(events, []any{ev.ID, u.ID, u.Version, kind, string(payload), ms(now)})
+		for _, t := range targets {
+			deliveries = append(deliveries, []any{ev.ID, t, u.ID, u.Version, ms(now), ms(now)})
+		}
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO outbox_events (id, user_id, version, kind, payload, created_at) VALUES `, events); err != nil {
+		return fmt.Errorf("insert outbox events: %w", err)
+	}
+	if err := s.insertRows(ctx, tx, `INSERT INTO outbox_deliveries (event_id, target, user_id, version, created_at, next_attempt_at) VALUES `, deliveries); err != nil {
+		return fmt.Errorf("insert outbox deliveries: %w", err)
+	}
+	return nil
+}

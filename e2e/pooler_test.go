@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jwtauth/jwtauth/db"
+	"github.com/jwtauth/jwtauth/internal/pgbouncertest"
+	"github.com/jwtauth/jwtauth/internal/testdb"
+)
+
+// Pooled is a deployment of the servers on PostgreSQL behind a transaction-mode pgbouncer
+// (issue 19): n auth-server replicas on one auth database and m resource-server replicas on
+// one app database, every one of them (and every CLI command run with a replica's
+// environment) reaching its database only through the pooler, with the default
+// DB_PREPARED_STATEMENTS=auto. The auth servers sync to Target, a recording proxy in front of
+// Resource[0]. AuthDB and AppDB are direct connections, for the test's own reads.
+type Pooled struct {
+	Auth, Resource []*Proc
+	Target         *syTarget
+	// AuthURL and AppURL reach the databases through the pooler.
+	AuthURL, AppURL string
+	AuthDB, AppDB   *db.DB
+}
+
+// startPooled starts a Pooled deployment of n auth servers (with authExtra over the fast
+// relay settings) and m resource servers, and waits until every resource server has the keys.
+// It is skipped when TEST_DATABASE_URL is unset or pgbouncer is not installed.
+func startPooled(t *testing.T, n, m int, authExtra map[string]string) *Pooled {
+	t.Helper()
+	if pgbouncertest.Binary() == "" {
+		t.Skip("pgbouncer tests skipped: pgbouncer is not installed (apt-get install pgbouncer)")
+	}
+	authDirect, appDirect := testdb.PostgresURL(t), testdb.PostgresURL(t)
+	urls := pgbouncertest.StartMany(t, pgbouncertest.Options{PoolSize: 8}, authDirect, appDirect)
+	p := &Pooled{AuthURL: urls[0], AppURL: urls[1], Target: newSyTarget(t)}
+	aenv := map[string]string{"AUTH_DATABASE_URL": p.AuthURL, "SYNC_URLS": p.Target.URL(), "KEY_PUBLISH_AHEAD": "1s", "JWKS_MAX_AGE": "1s"}
+	for k, v := range authExtra {
+		aenv[k] = v
+	}
+	p.Auth = startReplicas(t, n, syFast(aenv))
+	for i := 1; i <= m; i++ {
+		env := resourceEnvFor(p.Auth[0])
+		env["APP_DATABASE_URL"] = p.AppURL
+		r := newResource(t, env)
+		r.Name += "#" + strconv.Itoa(i)
+		r.Start()
+		p.Resource = append(p.Resource, r)
+	}
+	for _, r := range p.Resource {
+		waitStatus(t, r.URL+"/readyz", http.StatusOK, readyTimeout)
+	}
+	p.Target.setUpstream(p.Resource[0].URL + "/sync/users")
+	p.AuthDB, p.AppDB = syOpen(t, authDirect), syOpen(t, appDirect)
+	return p
+}
+
+// TestThroughTransactionPooler checks that both servers work through PgBouncer in
+// transaction mode (issue 19) with two replicas of each: concurrent refreshes of one token
+// across the auth replicas end on one token (CONTRACT §5), a key rotation by the CLI is
+// picked up by both and accepted by both resource servers (§4), sessions and their ends are
+// seen by both (§6), and the two relays share the outbox through their leases, every event
+// acknowledged once and every user at the app at its last version (§8), readable through
+// either resource server. (Why the pooler needs the servers' pooler-safe mode at all is
+// db's TestNamedStatementsBreakBehindTransactionPooler.)
+func TestThroughTransactionPooler(t *testing.T) {
+	t.Parallel()
+	p := startPooled(t, 2, 2, nil)
+	a, b := p.Auth[0], p.Auth[1]
+	for _, r := range append(slices.Clone(p.Auth), p.Resource...) {
+		if out := r.Output(); !strings.Contains(out, `"named_statements":false`) {
+			t.Errorf("%s did not choose client-side statements behind the pooler:\n%s", r.Name, r.Output())
+		}
+	}
+	t.Run("refresh race", func(t *testing.T) { plRefreshRace(t, p) })
+	t.Run("sessions", func(t *testing.T) { rpSessions(t, a, b) })
+	t.Run("rotation", func(t *testing.T) {
+		rpRotation(t, a, b, p.Resource[0])
+		c := newClient(t)
+		u := c.signup(b.URL, "rotated2")
+		c.Get(p.Resource[1].URL+"/whoami", bearer(c.login(a.URL, u).AccessToken)).Want(t, http.StatusOK)
+	})
+	t.Run("sync leases", func(t *testing.T) { plSyncLeases(t, p) })
+}
+
+// plRefreshRace: 60 refreshes of one token at once, alternating between the replicas and
+// between POST /token and POST /refresh, all answer 200 with one same child, and the session
+// keeps exactly one live token (TestRefreshRaceAcrossTwoProcesses, through the pooler).
+func plRefreshRace(t *testing.T, p *Pooled) {
+	c := newClient(t)
+	u := c.signup(p.Auth[0].URL, "pooledracer")
+	tr := c.login(p.Auth[1].URL, u)
+	sid := rfSID(t, tr.AccessToken)
+	const n = 60
+	answers := make([]rfAnswer, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			answers[i] = rfRefresh(c, p.Auth[i%2].URL, tr.RefreshToken, i/2%2 == 0)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	children := map[string]int{}
+	for i, a := range answers {
+		if a.err != nil || a.status != http.StatusOK {
+			t.Errorf("refresh %d: status %d, err %v, body %s", i, a.status, a.err, a.body)
+			continue
+		}
+		children[a.tokens.RefreshToken]++
+	}
+	if len(children) != 1 {
+		t.Fatalf("%d distinct refresh tokens from %d concurrent refreshes of one token, want 1: %v", len(children), n, children)
+	}
+	if live := rfLiveTokens(t, p.AuthDB, sid); live != 1 {
+		t.Fatalf("session %s has %d unspent refresh tokens after the race, want 1", sid, live)
+	}
+}
+
+// plSyncLeases: 20 signups and two updates per user spread over both auth replicas reach the
+// app at the users' last versions, each event acknowledged once (the relays' leases hold
+// through the pooler), and each user reads back through both resource servers.
+func plSyncLeases(t *testing.T, p *Pooled) {
+	const n = 20
+	c := newClient(t)
+	urls := []string{p.Auth[0].URL, p.Auth[1].URL}
+	users := sySignups(t, c, urls, "pooled", n)
+	for round := 2; round <= 3; round++ {
+		syParallel(t, n, func(i int) error {
+			_, err := syPatch(c, urls[(i+round)%2], users[i], map[string]string{"email": fmt.Sprintf("v%d-%s", round, users[i].Email)})
+			return err
+		})
+	}
+	want := map[string]int64{}
+	for _, u := range users {
+		want[u.ID] = 3
+	}
+	syWaitApp(t, p.AppDB, want)
+	syWaitPending(t, p.Auth[0], 0)
+	for user, ids := range p.Target.sentEvents(syOK) {
+		seen := map[string]int{}
+		for _, id := range ids {
+			seen[id]++
+		}
+		for id, k := range seen {
+			if k != 1 {
+				t.Errorf("user %s: event %s acknowledged %d times, want once", user, id, k)
+			}
+		}
+	}
+	for i, u := range users[:4] {
+		tok := c.login(urls[i%2], u).AccessToken
+		for _, r := range p.Resource {
+			var me struct{ Email string }
+			c.Get(r.URL+"/me", bearer(tok)).Want(t, http.StatusOK).JSON(t, &me)
+			if me.Email != "v3-"+u.Email {
+				t.Errorf("%s /me of %s: email %q, want %q", r.Name, u.Username, me.Email, "v3-"+u.Email)
+			}
+		}
+	}
+}
+
+// TestPoolerNeedsItsMode shows, with the real binaries, that the pooler-safe mode matters:
+// through a transaction-mode pgbouncer, `auth-server migrate` with
+// DB_PREPARED_STATEMENTS=on fails on lib/pq's statements, each split over server
+// connections ("prepared statement … does not exist"), while the default (auto, which finds
+// the pooler) migrates, and so does `resource-server migrate`.
+func TestPoolerNeedsItsMode(t *testing.T) {
+	t.Parallel()
+	if pgbouncertest.Binary() == "" {
+		t.Skip("pgbouncer tests skipped: pgbouncer is not installed (apt-get install pgbouncer)")
+	}
+	urls := pgbouncertest.StartMany(t, pgbouncertest.Options{PoolSize: 4}, testdb.PostgresURL(t), testdb.PostgresURL(t))
+	on := newAuth(t, map[string]string{"AUTH_DATABASE_URL": urls[0], "DB_PREPARED_STATEMENTS": "on"})
+	if res := on.CLI("migrate"); res.Code == 0 || !strings.Contains(res.Stderr+res.Stdout, "prepared statement") {
+		t.Errorf("migrate through pgbouncer with DB_PREPARED_STATEMENTS=on: want a failure naming a prepared statement, got %s", res)
+	}
+	newAuth(t, map[string]string{"AUTH_DATABASE_URL": urls[0]}).MustCLI("migrate")
+	newResource(t, map[string]string{"APP_DATABASE_URL": urls[1], "JWKS_URL": "http://127.0.0.1:9/.well-known/jwks.json"}).MustCLI("migrate")
+}
