@@ -66,8 +66,14 @@ func (s *Store) Audit(ctx context.Context, e AuditEvent) error {
 }
 
 func (s *Store) audit(ctx context.Context, x sqlx.ExecerContext, e AuditEvent) error {
-	_, err := x.ExecContext(ctx, s.q(`INSERT INTO audit_events (id, at, event, user_id, session_id, ip, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		uuid.NewString(), ms(e.At), e.Event, e.UserID, e.SessionID, e.IP, e.Detail, e.Actor)
+	// A time-ordered id (UUIDv7, monotonic within the process): events of the same
+	// millisecond keep the order they were written in, which the trail's order (at, id) shows.
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", e.Event, err)
+	}
+	_, err = x.ExecContext(ctx, s.q(`INSERT INTO audit_events (id, at, event, user_id, session_id, ip, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		id.String(), ms(e.At), e.Event, e.UserID, e.SessionID, e.IP, e.Detail, e.Actor)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Event, err)
 	}

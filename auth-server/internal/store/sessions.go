@@ -26,6 +26,9 @@ type Session struct {
 	IP            string
 	ClientID      string   // the client it was issued to
 	Scope         []string // the scopes it was granted; a refresh keeps or narrows them
+	// AuthTime is when the user authenticated, for a session started by an authorization
+	// code (its refreshes carry ID tokens) or a browser's login session; zero otherwise.
+	AuthTime time.Time
 }
 
 // Reasons a session was revoked, stored in its revoke_reason.
