@@ -22,6 +22,8 @@ var configVars = []string{
 	"REFRESH_REUSE_GRACE", "JWKS_MAX_AGE", "KEY_PUBLISH_AHEAD", "KEY_ROTATE_EVERY", "SYNC_URLS",
 	"SYNC_RETRY_BASE", "SYNC_RETRY_MAX", "SYNC_LEASE",
 	"ARGON2_PARAMS", "DB_MAX_CONNS", "CORS_ORIGINS", "LOG_LEVEL", "DATA_DIR", "CLOCK_LEEWAY", "TRUSTED_PROXIES",
+	"SMTP_URL", "SMTP_TIMEOUT", "MAIL_FROM", "MAIL_PRODUCT_NAME", "PUBLIC_URL",
+	"REQUIRE_EMAIL_VERIFICATION", "PASSWORD_RESET_TTL",
 	"AUTH_HOST", "AUTH_PORT", "AUTH_USER", "AUTH_PWD", "AUTH_DB", "APP_SERVICE_HOST",
 }
 
@@ -46,6 +48,7 @@ type config struct {
 	SyncLease      time.Duration // how long a claimed delivery is reserved (SYNC_LEASE)
 	Argon2         password.Params
 	CORSOrigins    []string
+	Mail           mailConfig // CONTRACT §11 (config_mail.go)
 }
 
 // loadConfig reads flags, environment and .env; a bad value is an error naming its variable.
@@ -91,6 +94,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 		c.KEK = kek
 	}
 	validate(src, &c)
+	c.Mail = loadMailConfig(src, c.Issuer)
 	if err := src.Err(); err != nil {
 		return config{}, nil, err
 	}

@@ -24,6 +24,7 @@ commands:
   keys revoke KID          remove a compromised key from the JWKS at once
   sync status [--json]     pending sync deliveries per target
   sync replay              re-send every user to every sync target
+  mail status [--json]     the mail queue: unsent mails, the oldest one and its last error
   clients add NAME [--confidential] [--redirect-uri URI]... [--post-logout-uri URI]...
               [--grant G]... [--scope "S ..."] [--role R]...
                            register a client; prints its client_id (and secret, once)
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return keysCommand(ctx, cfg, log, rest, stdout)
 	case "sync":
 		return syncCommand(ctx, cfg, log, rest, stdout)
+	case "mail":
+		return mailCommand(ctx, cfg, log, rest, stdout)
 	case "clients":
 		return clientsCommand(ctx, cfg, log, rest, stdout)
 	case "users":

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/bearer"
+	"github.com/jwtauth/jwtauth/auth-server/internal/mailrelay"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
 	"github.com/jwtauth/jwtauth/auth-server/internal/server"
@@ -47,15 +48,21 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var mailRelay *mailrelay.Relay // set below, before any request can queue a mail
 	accounts := account.New(account.Config{
-		Throttle: throttlePolicy, SyncTargets: cfg.SyncURLs,
+		Throttle: throttlePolicy, SyncTargets: cfg.SyncURLs, Mail: cfg.mailPolicy(),
 		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
 	}, account.Deps{
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Observer: metrics.AccountObserver(),
 		Verifier: server.BearerVerifier{V: bv}, Logger: log, Now: time.Now, SyncNotify: syncNotify,
 		IDTokens:   idTokenSigner{issuer: cfg.Issuer, ttl: cfg.AccessTTL, keys: a.keySource(), now: time.Now},
 		IDVerifier: server.BearerVerifier{V: bv},
+		MailNotify: func() { mailRelay.Notify() },
 	})
+	if mailRelay, err = newMailRelay(a, accounts, log); err != nil {
+		return err
+	}
+	go mailRelay.Run(ctx)
 	srv := server.New(server.Config{
 		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge, CORSOrigins: cfg.CORSOrigins,
 		TrustedProxies: httpapi.NewTrustedProxies(cfg.TrustedProxies),

@@ -39,6 +39,11 @@ func (h *harness) runStore(st storeCfg) {
 			h.add(Row{Store: st.Name, Name: "revocation phase (logout latency, deny-list cost)", Err: err})
 		}
 	}
+	if slices.Contains(phases, "mail") {
+		if err := h.mailPhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "mail phase (/password/forgot, known and unknown address)", Err: err})
+		}
+	}
 	if slices.Contains(phases, "memory") {
 		if err := h.memoryPhase(st); err != nil {
 			h.add(Row{Store: st.Name, Name: "memory phase (resident memory after a login burst, during refreshes)", Err: err})

@@ -23,6 +23,7 @@ type Config struct {
 	Throttle    throttle.Policy
 	Refresh     refresh.Policy
 	SyncTargets []string // the user-sync targets every user change is queued for
+	Mail        MailPolicy
 }
 
 // Observer is told the outcome of logins and refreshes and every access token issued (the
@@ -55,6 +56,9 @@ type Deps struct {
 	// them (id_token_hint); both optional.
 	IDTokens   IDTokenSigner
 	IDVerifier IDTokenVerifier
+	// MailNotify, when set, is called after a committed change queued a mail, to wake the
+	// mail relay.
+	MailNotify func()
 }
 
 // Service runs the account use cases. It is safe for concurrent use.
@@ -71,6 +75,8 @@ type Service struct {
 	clients    *clientCache
 	idTokens   IDTokenSigner
 	idVerifier IDTokenVerifier
+	mail       MailPolicy
+	mailNotify func()
 }
 
 // New returns a Service.
@@ -80,7 +86,8 @@ func New(cfg Config, d Deps) *Service {
 		obs = nopObserver{}
 	}
 	return &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, issuer: d.Issuer, verifier: d.Verifier,
-		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache(), idTokens: d.IDTokens, idVerifier: d.IDVerifier}
+		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache(), idTokens: d.IDTokens, idVerifier: d.IDVerifier,
+		mail: cfg.Mail.withDefaults(), mailNotify: d.MailNotify}
 }
 
 // Client is who is calling: the address and user agent recorded with sessions and in the

@@ -99,6 +99,9 @@ type UserPatch struct {
 	ProfileInput
 	Roles    *[]string
 	Disabled *bool
+	// EmailVerified sets whether the address is verified (after an email change in the same
+	// patch, which would otherwise leave it unverified).
+	EmailVerified *bool
 }
 
 // UpdateUser applies an administrative change, each part audited with its actor. Disabling
@@ -120,19 +123,25 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, in UserPat
 		return store.User{}, err
 	}
 	now := s.now().UTC()
-	if !profile.empty() || in.Roles != nil {
+	if !profile.empty() || in.Roles != nil || in.EmailVerified != nil {
 		ev := a.audit(now, store.AuditUserUpdated, u.ID)
 		if in.Roles != nil {
 			ev.Event, ev.Detail = store.AuditUserRoles, "roles="+strings.Join(roles, ",")
 		}
-		u, err = s.store.UpdateUser(ctx, u.ID, now, s.cfg.SyncTargets, func(x *store.User) error {
-			profile.apply(x)
+		if in.EmailVerified != nil {
+			ev.Detail = strings.TrimPrefix(ev.Detail+" email_verified="+strconv.FormatBool(*in.EmailVerified), " ")
+		}
+		u, err = s.store.UpdateUserMail(ctx, u.ID, now, s.cfg.SyncTargets, func(x *store.User) ([]store.PendingMail, error) {
+			mails, err := s.applyProfile(profile, x, now)
 			if in.Roles != nil && !slices.Equal(x.Roles, roles) {
 				// Tokens carrying the old roles are refused from now on (user.revoked).
 				x.Roles = roles
 				x.RevokeTokens(now)
 			}
-			return nil
+			if in.EmailVerified != nil {
+				x.EmailVerified = *in.EmailVerified
+			}
+			return mails, err
 		}, ev)
 		if err != nil {
 			return store.User{}, s.userError(err)
@@ -148,6 +157,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, in UserPat
 		}
 	}
 	s.signalSync()
+	s.signalMail()
 	return u, nil
 }
 
@@ -228,7 +238,11 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (store.Us
 	now := s.now().UTC()
 	u := store.User{ID: uuid.NewString(), Username: username, Email: email, PasswordHash: hash,
 		Version: 1, CreatedAt: now, UpdatedAt: now, Roles: roles}
-	if err := s.store.CreateUser(ctx, u, s.cfg.SyncTargets); err != nil {
+	mails, err := s.verificationMails(u, now)
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := s.store.CreateUser(ctx, u, s.cfg.SyncTargets, mails...); err != nil {
 		return store.User{}, s.userError(err)
 	}
 	if err := s.store.Audit(ctx, a.audit(now, store.AuditUserCreated, u.ID)); err != nil {

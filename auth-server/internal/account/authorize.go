@@ -247,7 +247,7 @@ func (s *Service) idToken(u store.User, client clients.Client, scope []string, s
 	}
 	c := IDClaims{Subject: u.ID, ClientID: client.ID, SessionID: sid, Nonce: nonce, AuthTime: authTime, AMR: amr,
 		Profile: slices.Contains(scope, "profile"), Email: slices.Contains(scope, "email"),
-		Username: u.Username, EmailAddress: u.Email}
+		Username: u.Username, EmailAddress: u.Email, EmailVerified: u.EmailVerified}
 	return s.idTokens.SignIDToken(c)
 }
 
@@ -262,7 +262,7 @@ func (s *Service) UserInfo(ctx context.Context, p Principal) (IDClaims, error) {
 		return IDClaims{}, err
 	}
 	return IDClaims{Subject: u.ID, Profile: slices.Contains(p.Scope, "profile"), Email: slices.Contains(p.Scope, "email"),
-		Username: u.Username, EmailAddress: u.Email}, nil
+		Username: u.Username, EmailAddress: u.Email, EmailVerified: u.EmailVerified}, nil
 }
 
 // LoginSessionFrom returns the live login session of a browser's cookie value.

@@ -48,6 +48,15 @@ var (
 	ErrInvalidUsername = errors.New("invalid username")
 	ErrInvalidEmail    = errors.New("invalid email")
 	ErrInvalidPassword = errors.New("invalid password")
+	// ErrInvalidToken: a verification or reset token that is unknown, used, expired or
+	// superseded (CONTRACT §11).
+	ErrInvalidToken = errors.New("invalid or expired link token")
+	// ErrEmailNotVerified: the right password of an unverified address while
+	// REQUIRE_EMAIL_VERIFICATION is on.
+	ErrEmailNotVerified = errors.New("email not verified")
+	// ErrTooManyMails: the mail throttle of the recipient or the client address is spent;
+	// errors.As gives the *ThrottledError with the wait.
+	ErrTooManyMails = errors.New("too many mails")
 )
 
 // ThrottledError is ErrThrottled with the time to wait before the next attempt.

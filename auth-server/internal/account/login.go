@@ -89,6 +89,11 @@ func (s *Service) checkPassword(ctx context.Context, loginName, pw string, c Cli
 		s.obs.Login("disabled")
 		return store.User{}, ErrAccountDisabled
 	}
+	if s.mail.RequireVerified && !u.EmailVerified {
+		// Only after the right password, as for a disabled account (REQUIRE_EMAIL_VERIFICATION).
+		s.obs.Login("unverified")
+		return store.User{}, ErrEmailNotVerified
+	}
 	if rehash {
 		s.rehash(ctx, u.ID, pw)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -90,9 +92,8 @@ func (s *Service) UpdateProfile(ctx context.Context, p Principal, in ProfileInpu
 		return store.User{}, err
 	}
 	now := s.now().UTC()
-	u, err := s.store.UpdateUser(ctx, p.UserID, now, s.cfg.SyncTargets, func(u *store.User) error {
-		in.apply(u)
-		return nil
+	u, err := s.store.UpdateUserMail(ctx, p.UserID, now, s.cfg.SyncTargets, func(u *store.User) ([]store.PendingMail, error) {
+		return s.applyProfile(in, u, now)
 	}, audit(now, store.AuditUserUpdated, p.UserID, p.SessionID, c))
 	switch {
 	case errors.Is(err, store.ErrUserExists):
@@ -103,7 +104,20 @@ func (s *Service) UpdateProfile(ctx context.Context, p Principal, in ProfileInpu
 		return store.User{}, err
 	}
 	s.signalSync()
+	s.signalMail()
 	return u, nil
+}
+
+// applyProfile sets in's fields on u; a changed email is unverified until the link of the
+// verification mail returned (to the new address) is used.
+func (s *Service) applyProfile(in ProfileInput, u *store.User, now time.Time) ([]store.PendingMail, error) {
+	before := u.Email
+	in.apply(u)
+	if strings.EqualFold(before, u.Email) {
+		return nil, nil
+	}
+	u.EmailVerified = false
+	return s.verificationMails(*u, now)
 }
 
 // DeleteAccount deletes p's user after checking its password (throttled like log-in); its

@@ -41,13 +41,18 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, c Client) (store.U
 	now := s.now().UTC()
 	u := store.User{ID: uuid.NewString(), Username: username, Email: email, PasswordHash: hash,
 		Version: 1, CreatedAt: now, UpdatedAt: now}
-	if err := s.store.CreateUser(ctx, u, s.cfg.SyncTargets); err != nil {
+	mails, err := s.verificationMails(u, now)
+	if err != nil {
+		return store.User{}, Tokens{}, err
+	}
+	if err := s.store.CreateUser(ctx, u, s.cfg.SyncTargets, mails...); err != nil {
 		if errors.Is(err, store.ErrUserExists) {
 			return store.User{}, Tokens{}, ErrUserExists
 		}
 		return store.User{}, Tokens{}, err
 	}
 	s.signalSync()
+	s.signalMail()
 	first := clients.Builtin()
 	t, err := s.startSession(ctx, u, grant{event: store.AuditSignup, client: first.ID, scope: first.DefaultScopes}, c)
 	return u, t, err
@@ -81,7 +86,7 @@ func (s *Service) startSession(ctx context.Context, u store.User, g grant, c Cli
 // userSubject is what an access token for u through client with scope says.
 func userSubject(u store.User, client string, scope []string) tokens.Subject {
 	return tokens.Subject{UserID: u.ID, Username: u.Username, Email: u.Email, Roles: u.Roles, ClientID: client, Scope: scope,
-		NotBefore: u.TokensNotBefore}
+		NotBefore: u.TokensNotBefore, EmailVerified: u.EmailVerified}
 }
 
 // tokens signs a fresh access token for sub in session sid (none for a client's own token),

@@ -166,6 +166,7 @@ func (im *Importer) check(rec Record) (store.User, string) {
 	}
 	now := im.cfg.Now().UTC()
 	u.ID, u.PasswordHash, u.Version, u.CreatedAt, u.UpdatedAt = uuid.NewString(), rec.PasswordHash, 1, now, now
+	u.EmailVerified = rec.EmailVerified
 	return u, ""
 }
 

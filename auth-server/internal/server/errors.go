@@ -42,6 +42,7 @@ var errorTable = []struct {
 	{account.ErrInvalidClient, apiError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "client authentication failed", Challenge: challengeBasic}, nil},
 	{account.ErrUnauthorizedClient, apiError{Status: http.StatusBadRequest, Code: "unauthorized_client", Description: "this client may not use this grant type"}, nil},
 	{account.ErrInvalidGrant, apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the refresh token is invalid, expired or revoked"}, nil},
+	{account.ErrTooManyMails, apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "too many mails to this address or from this client, retry later"}, nil},
 	{account.ErrInvalidCode, apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the authorization code is invalid, expired or used, or the redirect_uri or code_verifier does not match"}, nil},
 	{account.ErrThrottled, apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "too many failed attempts, retry later"}, nil},
 	{account.ErrUnauthenticated, apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "missing or invalid access token", Challenge: challengeInvalid}, nil},
@@ -62,6 +63,8 @@ var errorTable = []struct {
 	{account.ErrInvalidUsername, apiError{Status: http.StatusBadRequest, Code: "invalid_username", Description: "username must be 3 to 32 characters of a-z, 0-9, '.', '_' and '-'"}, nil},
 	{account.ErrInvalidEmail, apiError{Status: http.StatusBadRequest, Code: "invalid_email", Description: "email must be a valid address like name@example.com"}, nil},
 	{account.ErrInvalidPassword, apiError{Status: http.StatusBadRequest, Code: "invalid_password", Description: "password must be 8 to 256 characters"}, nil},
+	{account.ErrInvalidToken, apiError{Status: http.StatusBadRequest, Code: "invalid_token", Description: "the link is unknown, used, expired or replaced by a newer one"}, nil},
+	{account.ErrEmailNotVerified, apiError{Status: http.StatusForbidden, Code: "email_not_verified", Description: "confirm your email address first: follow the link of the verification mail, or ask for a new one"}, nil},
 	{store.ErrUnavailable, *httpapi.ErrUnavailable, nil},
 }
 

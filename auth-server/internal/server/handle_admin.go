@@ -40,7 +40,7 @@ type adminUserJSON struct {
 }
 
 func toAdminUser(u store.User) adminUserJSON {
-	out := adminUserJSON{ID: u.ID, Username: u.Username, Email: u.Email, Roles: u.Roles, Disabled: u.Disabled(),
+	out := adminUserJSON{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Roles: u.Roles, Disabled: u.Disabled(),
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 	if out.Roles == nil {
 		out.Roles = []string{}
@@ -101,6 +101,8 @@ type adminPatchRequest struct {
 	Email    *string   `json:"email"`
 	Roles    *[]string `json:"roles"`
 	Disabled *bool     `json:"disabled"`
+	// EmailVerified sets whether the address counts as verified (CONTRACT §9, §11).
+	EmailVerified *bool `json:"email_verified"`
 }
 
 // handleAdminPatchUser is PATCH /admin/users/{id} with any of {disabled, roles, email, username}.
@@ -109,10 +111,11 @@ func (s *Server) handleAdminPatchUser(w http.ResponseWriter, r *http.Request) er
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	if req.Username == nil && req.Email == nil && req.Roles == nil && req.Disabled == nil {
-		return errBadRequest("invalid_request", "give any of disabled, roles, email, username")
+	if req.Username == nil && req.Email == nil && req.Roles == nil && req.Disabled == nil && req.EmailVerified == nil {
+		return errBadRequest("invalid_request", "give any of disabled, roles, email, username, email_verified")
 	}
-	in := account.UserPatch{ProfileInput: account.ProfileInput{Username: req.Username, Email: req.Email}, Roles: req.Roles, Disabled: req.Disabled}
+	in := account.UserPatch{ProfileInput: account.ProfileInput{Username: req.Username, Email: req.Email}, Roles: req.Roles, Disabled: req.Disabled,
+		EmailVerified: req.EmailVerified}
 	u, err := s.accounts.UpdateUser(r.Context(), actor(r), mux.Vars(r)["id"], in)
 	if err != nil {
 		return err

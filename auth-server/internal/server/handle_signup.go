@@ -21,7 +21,7 @@ type userJSON struct {
 }
 
 func toUserJSON(u store.User) userJSON {
-	return userJSON{Sub: u.ID, ID: u.ID, Username: u.Username, Email: u.Email, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return userJSON{Sub: u.ID, ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 type signupRequest struct {

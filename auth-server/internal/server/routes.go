@@ -23,6 +23,9 @@ func (s *Server) routes(r *mux.Router) {
 	r.Handle("/refresh", s.handle(s.handleRefresh)).Methods(http.MethodPost)
 	r.Handle("/logout", s.handle(s.handleLogout)).Methods(http.MethodPost)
 	r.Handle("/revoke", s.handleOAuth(s.handleRevoke)).Methods(http.MethodPost)
+	r.Handle("/email/verify", s.handle(s.handleVerifyEmail)).Methods(http.MethodPost)
+	r.Handle("/password/forgot", s.handle(s.handleForgotPassword)).Methods(http.MethodPost)
+	r.Handle("/password/reset", s.handle(s.handleResetPassword)).Methods(http.MethodPost)
 	r.Handle("/.well-known/jwks.json", s.handle(s.handleJWKS)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/.well-known/openid-configuration", s.handle(s.handleMetadata)).Methods(http.MethodGet)
 	r.Handle("/.well-known/oauth-authorization-server", s.handle(s.handleMetadata)).Methods(http.MethodGet)
@@ -54,6 +57,7 @@ func (s *Server) routes(r *mux.Router) {
 	r.Handle("/sessions", s.authed(s.handleListSessions)).Methods(http.MethodGet)
 	r.Handle("/sessions/{id}", s.authed(s.handleEndSession)).Methods(http.MethodDelete)
 	r.Handle("/password", s.authed(s.handleChangePassword)).Methods(http.MethodPost)
+	r.Handle("/email/verify/resend", s.authed(s.handleResendVerification)).Methods(http.MethodPost)
 
 	// Bearer access token with role admin and scope admin.
 	r.Handle("/admin/users", s.adminOnly(s.handleAdminUsers)).Methods(http.MethodGet)

@@ -74,7 +74,7 @@ func (s *Store) importBatch(ctx context.Context, users []User, targets []string,
 			if out[i] == Imported {
 				fresh = append(fresh, u)
 				rows = append(rows, []any{u.ID, u.Username, u.Email, u.PasswordHash, u.Version, ms(u.CreatedAt), ms(u.UpdatedAt),
-					joined(u.Roles), ms(u.DisabledAt), ms(u.LastLoginAt)})
+					joined(u.Roles), ms(u.DisabledAt), ms(u.LastLoginAt), boolInt(u.EmailVerified)})
 			}
 		}
 		if len(rows) == 0 {

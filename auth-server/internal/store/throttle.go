@@ -65,23 +65,37 @@ func (s *Store) ThrottleCounters(ctx context.Context, a, b string) (throttle.Cou
 // transaction.
 func (s *Store) RecordFailure(ctx context.Context, fail func(key string, c throttle.Counter) throttle.Counter, audit AuditEvent, keys ...string) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		for _, key := range keys {
-			// Make sure the row exists so that it can be locked.
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO login_throttle (throttle_key, failures, window_start, blocked_until) VALUES (?, 0, 0, 0) ON CONFLICT (throttle_key) DO NOTHING`), key); err != nil {
-				return fmt.Errorf("throttle row: %w", err)
-			}
-			var r throttleRow
-			if err := tx.GetContext(ctx, &r, s.q(`SELECT failures, window_start, blocked_until FROM login_throttle WHERE throttle_key = ?`+s.db.ForUpdate()), key); err != nil {
-				return fmt.Errorf("lock throttle: %w", err)
-			}
-			c := fail(key, r.counter())
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE login_throttle SET failures = ?, window_start = ?, blocked_until = ? WHERE throttle_key = ?`),
-				c.Failures, ms(c.WindowStart), ms(c.BlockedUntil), key); err != nil {
-				return fmt.Errorf("write throttle: %w", err)
-			}
+		if err := s.bumpCounters(ctx, tx, fail, keys); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, audit)
 	})
+}
+
+// CountEvent is RecordFailure without an audit event: it counts what is not a failure (a mail
+// sent, for the mail throttle) on the keys' counters.
+func (s *Store) CountEvent(ctx context.Context, count func(key string, c throttle.Counter) throttle.Counter, keys ...string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error { return s.bumpCounters(ctx, tx, count, keys) })
+}
+
+// bumpCounters replaces the counter under each key by fail(old), each row locked, in tx.
+func (s *Store) bumpCounters(ctx context.Context, tx *sqlx.Tx, fail func(key string, c throttle.Counter) throttle.Counter, keys []string) error {
+	for _, key := range keys {
+		// Make sure the row exists so that it can be locked.
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO login_throttle (throttle_key, failures, window_start, blocked_until) VALUES (?, 0, 0, 0) ON CONFLICT (throttle_key) DO NOTHING`), key); err != nil {
+			return fmt.Errorf("throttle row: %w", err)
+		}
+		var r throttleRow
+		if err := tx.GetContext(ctx, &r, s.q(`SELECT failures, window_start, blocked_until FROM login_throttle WHERE throttle_key = ?`+s.db.ForUpdate()), key); err != nil {
+			return fmt.Errorf("lock throttle: %w", err)
+		}
+		c := fail(key, r.counter())
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE login_throttle SET failures = ?, window_start = ?, blocked_until = ? WHERE throttle_key = ?`),
+			c.Failures, ms(c.WindowStart), ms(c.BlockedUntil), key); err != nil {
+			return fmt.Errorf("write throttle: %w", err)
+		}
+	}
+	return nil
 }
 
 // ClearThrottle forgets the counter under key (an account's, after a successful login).

@@ -28,6 +28,9 @@ type User struct {
 	// TokensNotBefore: access tokens of the user issued before it are revoked (user.revoked);
 	// tokens issued afterwards carry an iat of at least it. Zero for none (RevokeTokens).
 	TokensNotBefore time.Time
+
+	// EmailVerified: the link of a mail sent to Email was followed (CONTRACT §11).
+	EmailVerified bool
 }
 
 // RevokeTokens makes every access token of u issued until now invalid: TokensNotBefore becomes
@@ -59,13 +62,15 @@ type userRow struct {
 	DisabledAt   int64  `db:"disabled_at"`
 	LastLoginAt  int64  `db:"last_login_at"`
 	NotBefore    int64  `db:"tokens_not_before"`
+
+	EmailVerified int64 `db:"email_verified"` // 00008_mail.sql
 }
 
 func (r userRow) user() User {
 	return User{ID: r.ID, Username: r.Username, Email: r.Email, PasswordHash: r.PasswordHash,
 		Version: r.Version, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
 		Roles: roleList(r.Roles), DisabledAt: fromMS(r.DisabledAt), LastLoginAt: fromMS(r.LastLoginAt),
-		TokensNotBefore: fromMS(r.NotBefore)}
+		TokensNotBefore: fromMS(r.NotBefore), EmailVerified: r.EmailVerified != 0}
 }
 
 // roleList is a stored role list, never nil (a token's roles claim is always an array).
@@ -76,27 +81,31 @@ func roleList(s string) []string {
 	return []string{}
 }
 
-const userCols = "id, username, email, password_hash, version, created_at, updated_at, roles, disabled_at, last_login_at"
+const userCols = "id, username, email, password_hash, version, created_at, updated_at, roles, disabled_at, last_login_at, email_verified"
 
 // userReadCols are the columns a userRow is read from: userCols and those a new user starts
 // without.
 const userReadCols = userCols + ", tokens_not_before"
 
 // CreateUser inserts u (Version 1) and, in the same transaction, its "upsert" sync event for
-// each target. A username or email already taken in any letter case gives ErrUserExists; the
-// unique indexes decide, so two racing signups cannot both win.
-func (s *Store) CreateUser(ctx context.Context, u User, targets []string) error {
+// each target and the mails given (a verification mail, with its token). A username or email
+// already taken in any letter case gives ErrUserExists; the unique indexes decide, so two
+// racing signups cannot both win.
+func (s *Store) CreateUser(ctx context.Context, u User, targets []string, mails ...PendingMail) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			u.ID, u.Username, u.Email, u.PasswordHash, u.Version, ms(u.CreatedAt), ms(u.UpdatedAt),
-			joined(u.Roles), ms(u.DisabledAt), ms(u.LastLoginAt))
+			joined(u.Roles), ms(u.DisabledAt), ms(u.LastLoginAt), boolInt(u.EmailVerified))
 		if db.IsUniqueViolation(err) {
 			return ErrUserExists
 		}
 		if err != nil {
 			return fmt.Errorf("insert user: %w", err)
 		}
-		return s.addUserEvent(ctx, tx, EventUpsert, u, targets, u.CreatedAt)
+		if err := s.addUserEvent(ctx, tx, EventUpsert, u, targets, u.CreatedAt); err != nil {
+			return err
+		}
+		return s.addMails(ctx, tx, mails)
 	})
 }
 
@@ -182,8 +191,8 @@ func (s *Store) updateUser(ctx context.Context, tx *sqlx.Tx, id string, now time
 	}
 	u.Version++
 	u.UpdatedAt = now
-	_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ?, roles = ?, disabled_at = ?, tokens_not_before = ? WHERE id = ?`),
-		u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), joined(u.Roles), ms(u.DisabledAt), ms(u.TokensNotBefore), u.ID)
+	_, err = tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, email = ?, password_hash = ?, version = ?, updated_at = ?, roles = ?, disabled_at = ?, tokens_not_before = ?, email_verified = ? WHERE id = ?`),
+		u.Username, u.Email, u.PasswordHash, u.Version, ms(u.UpdatedAt), joined(u.Roles), ms(u.DisabledAt), ms(u.TokensNotBefore), boolInt(u.EmailVerified), u.ID)
 	if db.IsUniqueViolation(err) {
 		return User{}, ErrUserExists
 	}

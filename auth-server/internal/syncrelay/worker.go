@@ -40,36 +40,30 @@ type outcome struct {
 	target bool  // err is the target's failure (not the database's or the signer's)
 }
 
-// run loops until ctx ends: deliver while there is due work; when there is none, wait for
-// a Notify or the poll interval; after a failure, back off (ignoring Notify) with the
-// number of consecutive failures.
+// run loops until ctx ends (Loop): deliver while there is due work; when there is none, wait
+// for a Notify or the poll interval; after a failure, back off (ignoring Notify) with the
+// number of consecutive failures. A failure of the target halves the batch, a success
+// doubles it back.
 func (w *worker) run(ctx context.Context) {
-	backoff := Backoff{Base: w.cfg.RetryBase, Max: w.cfg.RetryMax}
-	batch, failures := w.cfg.BatchSize, 0
-	for ctx.Err() == nil {
+	batch := w.cfg.BatchSize
+	l := Loop{Backoff: Backoff{Base: w.cfg.RetryBase, Max: w.cfg.RetryMax}, PollInterval: w.cfg.PollInterval,
+		Wake: w.wake, Rand: w.deps.Rand,
+		OnFailure: func(err error, failures int, wait time.Duration) {
+			w.log.Warn("sync delivery failed", "err", err, "consecutive_failures", failures, "retry_in", wait.Round(time.Millisecond).String())
+		}}
+	l.Run(ctx, func(ctx context.Context) Round {
 		o := w.round(ctx, batch)
-		var wait time.Duration
-		wake := w.wake
 		switch {
 		case ctx.Err() != nil:
-			return
 		case o.err != nil:
-			failures++
 			if o.target {
 				batch = max(1, batch/2)
 			}
-			wait, wake = backoff.Delay(failures, w.deps.Rand()), nil
-			w.log.Warn("sync delivery failed", "err", o.err, "consecutive_failures", failures, "retry_in", wait.Round(time.Millisecond).String())
 		case o.sent > 0:
-			failures, batch = 0, min(w.cfg.BatchSize, batch*2)
-			continue
-		default:
-			wait = w.cfg.PollInterval
+			batch = min(w.cfg.BatchSize, batch*2)
 		}
-		if !sleep(ctx, wait, wake) {
-			return
-		}
-	}
+		return Round{Progress: o.sent > 0, Err: o.err}
+	})
 }
 
 // sleep waits d, or until wake fires (a nil wake never does); false when ctx ended.

@@ -46,6 +46,8 @@ type Subject struct {
 	UserID   string
 	Username string
 	Email    string
+	// EmailVerified reaches the email_verified claim (present with email).
+	EmailVerified bool
 	// Roles reach the token's roles claim; nil means none ([] in the token).
 	Roles []string
 	// AMR is how the session was authenticated; nil means a password login (["pwd"]) for a
@@ -65,7 +67,7 @@ func (i *Issuer) Access(sub Subject, sid string) (string, time.Time, error) {
 	p := accesstoken.Payload{
 		Issuer: i.issuer, Subject: sub.UserID, Audience: jwt.Audience(i.audience), ID: uuid.NewString(),
 		SessionID: sid, ClientID: sub.ClientID, Scope: strings.Join(sub.Scope, " "), Roles: sub.Roles, AMR: sub.AMR,
-		PreferredUsername: sub.Username, Email: sub.Email,
+		PreferredUsername: sub.Username, Email: sub.Email, EmailVerified: sub.EmailVerified,
 	}
 	if p.Roles == nil {
 		p.Roles = []string{}
