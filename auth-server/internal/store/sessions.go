@@ -26,6 +26,7 @@ type Session struct {
 	IP            string
 	ClientID      string   // the client it was issued to
 	Scope         []string // the scopes it was granted; a refresh keeps or narrows them
+	AMR           []string // how it was authenticated (RFC 8176); nil for a password login
 }
 
 // Reasons a session was revoked, stored in its revoke_reason.
@@ -54,9 +55,10 @@ type sessionRow struct {
 	IP            string `db:"ip"`
 	ClientID      string `db:"client_id"`
 	Scope         string `db:"scope"`
+	AMR           string `db:"amr"`
 }
 
-const sessionCols = "id, user_id, created_at, last_used_at, expires_at, idle_expires_at, revoked_at, revoke_reason, user_agent, ip, client_id, scope"
+const sessionCols = "id, user_id, created_at, last_used_at, expires_at, idle_expires_at, revoked_at, revoke_reason, user_agent, ip, client_id, scope, amr"
 
 // liveSession is the WHERE condition of a session usable at the time bound twice after it.
 const liveSession = "revoked_at = 0 AND expires_at > ? AND (idle_expires_at = 0 OR idle_expires_at > ?)"
@@ -64,7 +66,7 @@ const liveSession = "revoked_at = 0 AND expires_at > ? AND (idle_expires_at = 0 
 func (r sessionRow) session() Session {
 	return Session{ID: r.ID, UserID: r.UserID, CreatedAt: fromMS(r.CreatedAt), LastUsedAt: fromMS(r.LastUsedAt),
 		ExpiresAt: fromMS(r.ExpiresAt), IdleExpiresAt: fromMS(r.IdleExpiresAt), RevokedAt: fromMS(r.RevokedAt),
-		RevokeReason: r.RevokeReason, UserAgent: r.UserAgent, IP: r.IP, ClientID: r.ClientID, Scope: list(r.Scope)}
+		RevokeReason: r.RevokeReason, UserAgent: r.UserAgent, IP: r.IP, ClientID: r.ClientID, Scope: list(r.Scope), AMR: list(r.AMR)}
 }
 
 // CreateSession stores a new session and its first refresh token (by hash only), with the
@@ -72,25 +74,34 @@ func (r sessionRow) session() Session {
 // IdleExpiresAt is tokenExpires.
 func (s *Store) CreateSession(ctx context.Context, sess Session, tokenHash string, tokenExpires time.Time, audit AuditEvent) error {
 	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
-		if sess.ClientID == "" {
-			sess.ClientID = clients.FirstParty
-		}
-		// The users row first, then the session's: the lock order of DeleteUser and
-		// ChangePassword.
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET last_login_at = ? WHERE id = ?`), ms(sess.CreatedAt), sess.UserID); err != nil {
-			return fmt.Errorf("record last login: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			sess.ID, sess.UserID, ms(sess.CreatedAt), ms(sess.LastUsedAt), ms(sess.ExpiresAt), ms(tokenExpires),
-			ms(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP, sess.ClientID, joined(sess.Scope)); err != nil {
-			return fmt.Errorf("insert session: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
-			tokenHash, sess.ID, ms(sess.CreatedAt), ms(tokenExpires)); err != nil {
-			return fmt.Errorf("insert refresh token: %w", err)
+		if err := s.insertSession(ctx, tx, sess, tokenHash, tokenExpires); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, audit)
 	})
+}
+
+// insertSession is CreateSession's writes, in tx: the user's last log-in time, the session and
+// its first refresh token.
+func (s *Store) insertSession(ctx context.Context, tx *sqlx.Tx, sess Session, tokenHash string, tokenExpires time.Time) error {
+	if sess.ClientID == "" {
+		sess.ClientID = clients.FirstParty
+	}
+	// The users row first, then the session's: the lock order of DeleteUser and
+	// ChangePassword.
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET last_login_at = ? WHERE id = ?`), ms(sess.CreatedAt), sess.UserID); err != nil {
+		return fmt.Errorf("record last login: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		sess.ID, sess.UserID, ms(sess.CreatedAt), ms(sess.LastUsedAt), ms(sess.ExpiresAt), ms(tokenExpires),
+		ms(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP, sess.ClientID, joined(sess.Scope), joined(sess.AMR)); err != nil {
+		return fmt.Errorf("insert session: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
+		tokenHash, sess.ID, ms(sess.CreatedAt), ms(tokenExpires)); err != nil {
+		return fmt.Errorf("insert refresh token: %w", err)
+	}
+	return nil
 }
 
 // SessionUser reads, in one prepared statement, whether session id is live at now (exists,
