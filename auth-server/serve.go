@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
@@ -50,15 +51,25 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	accounts := account.New(account.Config{
 		Throttle: throttlePolicy, SyncTargets: cfg.SyncURLs,
 		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
+		MFAIssuer: mfaIssuer(cfg.Issuer),
 	}, account.Deps{
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Observer: metrics.AccountObserver(),
 		Verifier: server.BearerVerifier{V: bv}, Logger: log, Now: time.Now, SyncNotify: syncNotify,
+		Sealer: a.sealed,
 	})
 	srv := server.New(server.Config{
 		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge, CORSOrigins: cfg.CORSOrigins,
 	}, server.Deps{Accounts: accounts, Store: a.store, Keys: a.keySet, Metrics: metrics, Logger: log})
 	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "auth server listening",
 		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a))
+}
+
+// mfaIssuer is the name authenticator apps show for this server: the issuer URL's host.
+func mfaIssuer(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return issuer
 }
 
 func kidOf(a *app) string {

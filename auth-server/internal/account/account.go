@@ -16,6 +16,7 @@ import (
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
 	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
+	"github.com/jwtauth/jwtauth/keys"
 )
 
 // Config is the policy the service applies.
@@ -23,6 +24,8 @@ type Config struct {
 	Throttle    throttle.Policy
 	Refresh     refresh.Policy
 	SyncTargets []string // the user-sync targets every user change is queued for
+	// MFAIssuer names this service in authenticator apps (the otpauth:// URI's issuer).
+	MFAIssuer string
 }
 
 // Observer is told the outcome of logins and refreshes and every access token issued (the
@@ -51,6 +54,9 @@ type Deps struct {
 	Now      func() time.Time
 	// SyncNotify, when set, is called after a committed user change to wake the sync relay.
 	SyncNotify func()
+	// Sealer seals TOTP secrets at rest (KEY_ENCRYPTION_KEY); nil makes enrolment answer
+	// ErrMFAUnavailable.
+	Sealer *keys.Sealer
 }
 
 // Service runs the account use cases. It is safe for concurrent use.
@@ -65,6 +71,7 @@ type Service struct {
 	now        func() time.Time
 	syncNotify func()
 	clients    *clientCache
+	sealer     *keys.Sealer
 }
 
 // New returns a Service.
@@ -74,7 +81,7 @@ func New(cfg Config, d Deps) *Service {
 		obs = nopObserver{}
 	}
 	return &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, issuer: d.Issuer, verifier: d.Verifier,
-		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache()}
+		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache(), sealer: d.Sealer}
 }
 
 // Client is who is calling: the address and user agent recorded with sessions and in the

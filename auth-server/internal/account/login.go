@@ -30,7 +30,8 @@ type LoginInput struct {
 // scope it may not have clients.ErrInvalidScope. Unknown users and wrong passwords both give
 // ErrInvalidCredentials after the same work; a throttled account or address gives a
 // *ThrottledError (ErrThrottled), the right password included; a disabled account with the
-// right password ErrAccountDisabled.
+// right password ErrAccountDisabled; a user with TOTP and the right password a
+// *MFARequiredError (ErrMFARequired), whose mfa_token LoginMFA takes.
 func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Tokens, error) {
 	client, scope, err := s.grantFor(ctx, in.Client, clients.GrantPassword, in.Scope)
 	if err != nil {
@@ -74,6 +75,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Tokens, e
 	}
 	if err := g.clear(ctx); err != nil {
 		s.log.Warn("clear throttle failed", "err", err)
+	}
+	// A user with TOTP gets the second step (mfa_login.go) instead of a session.
+	if err := s.secondStep(ctx, u, grant{client: client.ID, scope: scope}, c); err != nil {
+		return Tokens{}, err
 	}
 	t, err := s.startSession(ctx, u, grant{event: store.AuditLoginSuccess, client: client.ID, scope: scope}, c)
 	if err != nil {

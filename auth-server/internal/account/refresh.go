@@ -64,7 +64,9 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput, c Client) (Token
 	}
 	// The access token is signed after the store's work is done, with the user read in the
 	// same statement as the token: no lock is held while signing.
-	return s.tokens(userSubject(st.User, st.Session.ClientID, run.scope), st.Session.ID, run.child)
+	sub := userSubject(st.User, st.Session.ClientID, run.scope)
+	sub.AMR = sessionAMR(st.Session.AMR) // the session's, kept by every refresh
+	return s.tokens(sub, st.Session.ID, run.child)
 }
 
 // refreshRun is one refresh: the decision taken on the state the store read, and the child

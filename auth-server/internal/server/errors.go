@@ -61,6 +61,13 @@ var errorTable = []struct {
 	{account.ErrInvalidUsername, apiError{Status: http.StatusBadRequest, Code: "invalid_username", Description: "username must be 3 to 32 characters of a-z, 0-9, '.', '_' and '-'"}, nil},
 	{account.ErrInvalidEmail, apiError{Status: http.StatusBadRequest, Code: "invalid_email", Description: "email must be a valid address like name@example.com"}, nil},
 	{account.ErrInvalidPassword, apiError{Status: http.StatusBadRequest, Code: "invalid_password", Description: "password must be 8 to 256 characters"}, nil},
+	{account.ErrMFARequired, apiError{Status: http.StatusForbidden, Code: "mfa_required", Description: "a second factor is required"}, nil},
+	{account.ErrInvalidMFAToken, apiError{Status: http.StatusBadRequest, Code: "invalid_mfa_token", Description: "the mfa_token is unknown, expired or used; log in again"}, nil},
+	{account.ErrInvalidCode, apiError{Status: http.StatusForbidden, Code: "invalid_code", Description: "the code is wrong or was already used"}, nil},
+	{account.ErrMFAEnabled, apiError{Status: http.StatusConflict, Code: "mfa_enabled", Description: "TOTP is already enabled; remove it first"}, nil},
+	{account.ErrMFANotEnabled, apiError{Status: http.StatusConflict, Code: "mfa_not_enabled", Description: "TOTP is not enrolled"}, nil},
+	{account.ErrMFAUnavailable, apiError{Status: http.StatusNotImplemented, Code: "mfa_unavailable", Description: "this server has no KEY_ENCRYPTION_KEY to seal TOTP secrets with"}, nil},
+	{account.ErrProofRequired, apiError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "give a code or the password"}, nil},
 	{store.ErrUnavailable, *httpapi.ErrUnavailable, nil},
 }
 

@@ -17,6 +17,7 @@ func (s *Server) routes(r *mux.Router) {
 	// Public.
 	r.Handle("/signup", s.handle(s.handleSignup)).Methods(http.MethodPost)
 	r.Handle("/login", s.handle(s.handleLogin)).Methods(http.MethodPost)
+	r.Handle("/login/mfa", s.handle(s.handleLoginMFA)).Methods(http.MethodPost)
 	r.Handle("/token", s.handleOAuth(s.handleToken)).Methods(http.MethodPost)
 	r.Handle("/refresh", s.handle(s.handleRefresh)).Methods(http.MethodPost)
 	r.Handle("/logout", s.handle(s.handleLogout)).Methods(http.MethodPost)
@@ -37,6 +38,10 @@ func (s *Server) routes(r *mux.Router) {
 	r.Handle("/sessions", s.authed(s.handleListSessions)).Methods(http.MethodGet)
 	r.Handle("/sessions/{id}", s.authed(s.handleEndSession)).Methods(http.MethodDelete)
 	r.Handle("/password", s.authed(s.handleChangePassword)).Methods(http.MethodPost)
+	r.Handle("/mfa/totp", s.authed(s.handleMFAStatus)).Methods(http.MethodGet)
+	r.Handle("/mfa/totp", s.authed(s.handleEnrolTOTP)).Methods(http.MethodPost)
+	r.Handle("/mfa/totp", s.authed(s.handleRemoveTOTP)).Methods(http.MethodDelete)
+	r.Handle("/mfa/totp/confirm", s.authed(s.handleConfirmTOTP)).Methods(http.MethodPost)
 
 	// Bearer access token with role admin and scope admin.
 	r.Handle("/admin/users", s.adminOnly(s.handleAdminUsers)).Methods(http.MethodGet)
@@ -44,5 +49,6 @@ func (s *Server) routes(r *mux.Router) {
 	r.Handle("/admin/users/{id}", s.adminOnly(s.handleAdminPatchUser)).Methods(http.MethodPatch)
 	r.Handle("/admin/users/{id}", s.adminOnly(s.handleAdminDeleteUser)).Methods(http.MethodDelete)
 	r.Handle("/admin/users/{id}/logout", s.adminOnly(s.handleAdminLogout)).Methods(http.MethodPost)
+	r.Handle("/admin/users/{id}/mfa", s.adminOnly(s.handleAdminResetMFA)).Methods(http.MethodDelete)
 	r.Handle("/admin/audit", s.adminOnly(s.handleAdminAudit)).Methods(http.MethodGet)
 }

@@ -25,6 +25,9 @@ type User struct {
 	Roles        []string  // never nil when read
 	DisabledAt   time.Time // zero while enabled
 	LastLoginAt  time.Time // zero before the first log-in
+	// MFA: a confirmed TOTP secret exists. Only the account service's administrative reads
+	// fill it in (from MFAEnabled); the user reads of this package leave it false.
+	MFA bool
 }
 
 // Disabled reports whether the user is disabled.
