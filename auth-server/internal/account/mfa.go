@@ -47,7 +47,11 @@ func (s *Service) EnrolTOTP(ctx context.Context, p Principal) (TOTPEnrolment, er
 	if err != nil {
 		return TOTPEnrolment{}, err
 	}
-	e, err := mfa.NewTOTP(s.cfg.MFAIssuer, u.Username)
+	issuer := s.cfg.MFAIssuer
+	if issuer == "" {
+		issuer = "auth-server"
+	}
+	e, err := mfa.NewTOTP(issuer, u.Username)
 	if err != nil {
 		return TOTPEnrolment{}, err
 	}
