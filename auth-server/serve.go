@@ -50,7 +50,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	accounts := account.New(account.Config{
 		Throttle: throttlePolicy, SyncTargets: cfg.SyncURLs,
-		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
+		Refresh:   refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
 		MFAIssuer: mfaIssuer(cfg.Issuer),
 	}, account.Deps{
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Observer: metrics.AccountObserver(),
