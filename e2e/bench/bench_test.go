@@ -22,7 +22,7 @@ var (
 	microFile = flag.String("micro", "", "file holding the output of the micro-benchmarks, copied into the report")
 	command   = flag.String("command", "make bench", "the command recorded in the report")
 	storesArg = flag.String("stores", "sqlite,postgres", "stores to benchmark (postgres needs TEST_DATABASE_URL)")
-	phasesArg = flag.String("phases", "pinned,hash,admin", "phases to run: pinned (resource server, JWKS, refresh), hash (login, signup, sync) and admin (client credentials, admin search)")
+	phasesArg = flag.String("phases", "pinned,hash,admin,mfa", "phases to run: pinned (resource server, JWKS, refresh), hash (login, signup, sync), admin (client credentials, admin search) and mfa (the second login step)")
 )
 
 // TestMain runs a ceiling instead of the tests when the binary is re-executed as a child.

@@ -39,6 +39,11 @@ func (h *harness) runStore(st storeCfg) {
 			h.add(Row{Store: st.Name, Name: "admin phase (client credentials, admin search)", Err: err})
 		}
 	}
+	if slices.Contains(phases, "mfa") { // after admin: it adds mfaUsers users too
+		if err := h.mfaPhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "mfa phase (POST /login/mfa)", Err: err})
+		}
+	}
 }
 
 // pinnedPhase runs the rows whose servers are pinned to the servers' CPU.

@@ -67,7 +67,7 @@ func (s *Service) LoginMFA(ctx context.Context, in LoginMFAInput, c Client) (Tok
 	}
 	hash := refresh.Hash(in.Token)
 	now := s.now().UTC()
-	ch, err := s.store.MFAChallengeOf(ctx, hash, now)
+	ch, t, err := s.store.MFALogin(ctx, hash, now)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && ch.ClientID != client.ID) {
 		return Tokens{}, ErrInvalidMFAToken
 	}
@@ -89,12 +89,8 @@ func (s *Service) LoginMFA(ctx context.Context, in LoginMFAInput, c Client) (Tok
 		s.obs.Login("throttled")
 		return Tokens{}, err
 	}
-	t, err := s.store.TOTPOf(ctx, u.ID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !t.Confirmed()) {
+	if !t.Confirmed() {
 		return Tokens{}, ErrInvalidMFAToken // TOTP removed (reset) meanwhile: log in again
-	}
-	if err != nil {
-		return Tokens{}, err
 	}
 	f, ok, err := s.matchFactor(t, in.Code, now)
 	if err != nil {

@@ -202,25 +202,34 @@ func (s *Store) CreateMFAChallenge(ctx context.Context, c MFAChallenge, audit Au
 	})
 }
 
-// MFAChallengeOf returns the pending second step stored under hash if it has not expired at
-// now, or ErrNotFound.
-func (s *Store) MFAChallengeOf(ctx context.Context, hash string, now time.Time) (MFAChallenge, error) {
-	var r struct {
-		UserID    string `db:"user_id"`
-		ClientID  string `db:"client_id"`
-		Scope     string `db:"scope"`
-		CreatedAt int64  `db:"created_at"`
-		ExpiresAt int64  `db:"expires_at"`
+// mfaLoginSelect reads a pending second step and its user's TOTP secret in one statement.
+const mfaLoginSelect = `SELECT c.user_id, c.client_id, c.scope, c.created_at, c.expires_at,
+ coalesce(t.secret_sealed, ''), coalesce(t.created_at, 0), coalesce(t.confirmed_at, 0), coalesce(t.last_step, 0)
+ FROM mfa_challenges c LEFT JOIN mfa_totp t ON t.user_id = c.user_id WHERE c.token_hash = ? AND c.expires_at > ?`
+
+// MFALogin returns, in one prepared statement, the pending second step stored under hash if it
+// has not expired at now (else ErrNotFound), and its user's TOTP secret (zero when the user has
+// none any more).
+func (s *Store) MFALogin(ctx context.Context, hash string, now time.Time) (MFAChallenge, TOTP, error) {
+	ps, err := s.stmts.Get(ctx, s.q(mfaLoginSelect))
+	if err != nil {
+		return MFAChallenge{}, TOTP{}, classify(fmt.Errorf("read mfa challenge: %w", err))
 	}
-	err := s.db.GetContext(ctx, &r, s.q(`SELECT user_id, client_id, scope, created_at, expires_at FROM mfa_challenges WHERE token_hash = ? AND expires_at > ?`), hash, ms(now))
+	c, t := MFAChallenge{Hash: hash}, TOTP{}
+	var scope string
+	var at [5]int64
+	err = ps.QueryRowxContext(ctx, hash, ms(now)).Scan(&c.UserID, &c.ClientID, &scope, &at[0], &at[1], &t.Sealed, &at[2], &at[3], &at[4])
 	if errors.Is(err, sql.ErrNoRows) {
-		return MFAChallenge{}, ErrNotFound
+		return MFAChallenge{}, TOTP{}, ErrNotFound
 	}
 	if err != nil {
-		return MFAChallenge{}, classify(fmt.Errorf("read mfa challenge: %w", err))
+		return MFAChallenge{}, TOTP{}, classify(fmt.Errorf("read mfa challenge: %w", err))
 	}
-	return MFAChallenge{Hash: hash, UserID: r.UserID, ClientID: r.ClientID, Scope: list(r.Scope),
-		CreatedAt: fromMS(r.CreatedAt), ExpiresAt: fromMS(r.ExpiresAt)}, nil
+	c.Scope, c.CreatedAt, c.ExpiresAt = list(scope), fromMS(at[0]), fromMS(at[1])
+	if t.Sealed != "" {
+		t.UserID, t.CreatedAt, t.ConfirmedAt, t.LastStep = c.UserID, fromMS(at[2]), fromMS(at[3]), at[4]
+	}
+	return c, t, nil
 }
 
 // CompleteMFALogin finishes the second step of challenge hash with f and starts the session, in

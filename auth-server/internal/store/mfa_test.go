@@ -123,9 +123,10 @@ func TestMFALoginSpendsOnce(t *testing.T) {
 		s, ctx := store.New(d), context.Background()
 		u := mfaUser(t, s, "bob", "r1")
 		h := newChallenge(t, s, u, time.Minute)
-		got, err := s.MFAChallengeOf(ctx, h, time.Now())
-		if err != nil || got.UserID != u.ID || got.ClientID != "first-party" || !slices.Equal(got.Scope, []string{"openid"}) {
-			t.Fatalf("MFAChallengeOf = %+v, %v", got, err)
+		got, secret, err := s.MFALogin(ctx, h, time.Now())
+		if err != nil || got.UserID != u.ID || got.ClientID != "first-party" || !slices.Equal(got.Scope, []string{"openid"}) ||
+			secret.Sealed != "sealed-bob" || !secret.Confirmed() || secret.LastStep != 100 {
+			t.Fatalf("MFALogin = %+v, %+v, %v", got, secret, err)
 		}
 		// A replayed step (100 was accepted at confirmation) leaves the challenge usable.
 		if err := completeMFA(s, u, h, store.Factor{Step: 100}); !errors.Is(err, store.ErrFactorUsed) {
@@ -137,7 +138,7 @@ func TestMFALoginSpendsOnce(t *testing.T) {
 		if err := completeMFA(s, u, h, store.Factor{Step: 102}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("challenge used twice: %v", err)
 		}
-		if _, err := s.MFAChallengeOf(ctx, h, time.Now()); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := s.MFALogin(ctx, h, time.Now()); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("used challenge still found: %v", err)
 		}
 		sessions, _ := s.ListSessions(ctx, u.ID, time.Now())
@@ -146,7 +147,7 @@ func TestMFALoginSpendsOnce(t *testing.T) {
 		}
 		// An expired challenge is refused, then swept.
 		old := newChallenge(t, s, u, time.Millisecond)
-		if _, err := s.MFAChallengeOf(ctx, old, time.Now().Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := s.MFALogin(ctx, old, time.Now().Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("expired challenge: %v", err)
 		}
 		if n, err := s.DeleteExpiredMFAChallenges(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
