@@ -125,7 +125,7 @@ type RemoveTOTPInput struct {
 // RemoveTOTP turns TOTP off for p's user (a pending enrolment is dropped without proof). A
 // wrong code gives ErrInvalidCode, a wrong password ErrWrongPassword, both throttled; neither
 // given ErrProofRequired; no enrolment ErrMFANotEnabled.
-func (s *Service) RemoveTOTP(ctx context.Context, p Principal, in RemoveTOTPInput, c Client) error {
+func (s *Service) RemoveTOTP(ctx context.Context, p Principal, in RemoveTOTPInput, c Client) (err error) {
 	t, err := s.store.TOTPOf(ctx, p.UserID)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrMFANotEnabled
@@ -161,16 +161,20 @@ func (s *Service) RemoveTOTP(ctx context.Context, p Principal, in RemoveTOTPInpu
 			return s.mfaFailed(ctx, g, p.UserID, "wrong code at removal")
 		}
 		f, ev.Detail = &factor, "confirmed with a code"
-		defer s.clearGate(ctx, g)
+		defer func() {
+			if err == nil {
+				s.clearGate(ctx, g)
+			}
+		}()
 	default:
 		return ErrProofRequired
 	}
 	err = s.store.RemoveTOTP(ctx, p.UserID, f, now, ev)
 	switch {
 	case errors.Is(err, store.ErrFactorUsed):
-		return ErrInvalidCode
+		err = ErrInvalidCode
 	case errors.Is(err, store.ErrNotFound):
-		return ErrMFANotEnabled
+		err = ErrMFANotEnabled
 	}
 	return err
 }
