@@ -198,6 +198,24 @@ func TestMFARecoveryCodes(t *testing.T) {
 	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
 		u := e.enrol(t, "rhea")
+		// Neither the secret nor a recovery code is in the database in the clear.
+		var rows []string
+		for _, q := range []string{`SELECT secret_sealed FROM mfa_totp`, `SELECT code_hash FROM mfa_recovery_codes`} {
+			var vals []string
+			if err := d.Select(&vals, q); err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, vals...)
+		}
+		if len(rows) != 11 {
+			t.Fatalf("%d mfa rows, want 1 secret and 10 codes", len(rows))
+		}
+		dump := strings.Join(rows, "\n")
+		for _, secret := range append([]string{u.secret, strings.ToLower(u.secret)}, u.recovery...) {
+			if strings.Contains(dump, secret) || strings.Contains(dump, mfa.NormalizeRecovery(secret)) {
+				t.Errorf("%q is stored in the clear", secret)
+			}
+		}
 		rc := strings.ToUpper(u.recovery[3]) // letter case does not matter
 		r := e.loginMFA(e.mfaToken(t, u), rc)
 		if r.Status != http.StatusOK {
