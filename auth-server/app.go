@@ -30,6 +30,9 @@ type app struct {
 	hs     tokens.HS256Key // HS256 mode only
 	issuer *tokens.Issuer
 	keySet server.KeySet
+	// sealed seals the private signing keys and the TOTP secrets: nil only in HS256 mode on
+	// PostgreSQL without KEY_ENCRYPTION_KEY, where TOTP enrolment is then unavailable.
+	sealed *keys.Sealer
 }
 
 func (a *app) close() { _ = a.db.Close() }
@@ -58,6 +61,13 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		}
 		a.ring = keyring.New(a.store, sealer, cfg.keyPolicy(), cfg.Algorithm, time.Now, log)
 		ks, a.keySet = a.ring, a.ring
+		a.sealed = sealer
+	}
+	if a.sealed == nil && (cfg.KEK != nil || strings.HasPrefix(cfg.DatabaseURL, "sqlite:")) {
+		if a.sealed, err = a.sealer(); err != nil {
+			_ = d.Close()
+			return nil, err
+		}
 	}
 	a.issuer = tokens.NewIssuer(cfg.Issuer, cfg.Audience, cfg.AccessTTL, ks, time.Now)
 	return a, nil

@@ -139,6 +139,8 @@ func TestUsersCommands(t *testing.T) {
 		{"", []string{"users", "show", "nobody"}, "user not found"},
 		{"", []string{"users", "role", "add", "ann"}, "want add|remove NAME ROLE"},
 		{"", []string{"users", "frobnicate"}, "unknown subcommand"},
+		{"", []string{"users", "mfa", "reset", "ann"}, "mfa not enabled"},
+		{"", []string{"users", "mfa", "ann"}, "want reset NAME"},
 	} {
 		if _, err := c.run(tc.stdin, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error saying %q", tc.args, err, tc.want)

@@ -16,7 +16,7 @@ import (
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 )
 
-const usersUsage = "users: want list, show, create, disable, enable, delete, role add|remove, logout or import"
+const usersUsage = "users: want list, show, create, disable, enable, delete, role add|remove, logout, import or mfa reset"
 
 // usersCommand runs `auth-server users …`, the operator's account administration.
 func usersCommand(ctx context.Context, cfg config, log *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -43,6 +43,8 @@ func usersCommand(ctx context.Context, cfg config, log *slog.Logger, args []stri
 		return createUser(ctx, svc, o, stdin, stdout)
 	case "role":
 		return roleCommand(ctx, svc, o.args, stdout)
+	case "mfa":
+		return mfaCommand(ctx, svc, o.args, stdout)
 	case "show", "disable", "enable", "delete", "logout":
 		if len(o.args) != 1 {
 			return fmt.Errorf("users %s: want exactly one NAME or ID", args[0])
@@ -104,6 +106,19 @@ func roleCommand(ctx context.Context, svc *account.Service, args []string, stdou
 	return nil
 }
 
+// mfaCommand runs `users mfa reset NAME|ID`: the TOTP secret and recovery codes of a user who
+// lost them removed (audited, actor "cli"); the next log-in needs the password only.
+func mfaCommand(ctx context.Context, svc *account.Service, args []string, stdout io.Writer) error {
+	if len(args) != 2 || args[0] != "reset" {
+		return errors.New("users mfa: want reset NAME")
+	}
+	if err := svc.ResetMFA(ctx, account.CLI, args[1]); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "removed the TOTP secret and recovery codes of %s (the next log-in needs the password only)\n", args[1])
+	return nil
+}
+
 // createUser makes an account with the password read from the first line of stdin, so it is
 // never in the shell's history or the process list.
 func createUser(ctx context.Context, svc *account.Service, o cliArgs, stdin io.Reader, stdout io.Writer) error {
@@ -132,6 +147,7 @@ type adminUserJSON struct {
 	Email       string     `json:"email"`
 	Roles       []string   `json:"roles"`
 	Disabled    bool       `json:"disabled"`
+	MFA         bool       `json:"mfa"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	LastLoginAt *time.Time `json:"last_login_at"`
@@ -139,7 +155,7 @@ type adminUserJSON struct {
 
 func toAdminUserJSON(u store.User) adminUserJSON {
 	out := adminUserJSON{ID: u.ID, Username: u.Username, Email: u.Email, Roles: nonNil(u.Roles), Disabled: u.Disabled(),
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		MFA: u.MFA, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 	if !u.LastLoginAt.IsZero() {
 		out.LastLoginAt = &u.LastLoginAt
 	}
@@ -189,11 +205,18 @@ func printUser(w io.Writer, u store.User, asJSON bool) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, kv := range [][2]string{{"id", r.ID}, {"username", r.Username}, {"email", r.Email}, {"roles", commas(r.Roles)},
-		{"state", state(r.Disabled)}, {"created", r.CreatedAt.UTC().Format(time.RFC3339)},
+		{"state", state(r.Disabled)}, {"mfa", mfaState(r.MFA)}, {"created", r.CreatedAt.UTC().Format(time.RFC3339)},
 		{"updated", r.UpdatedAt.UTC().Format(time.RFC3339)}, {"last login", lastLogin(r.LastLoginAt)}} {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
 	return tw.Flush()
+}
+
+func mfaState(on bool) string {
+	if on {
+		return "totp"
+	}
+	return "-"
 }
 
 func state(disabled bool) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
@@ -51,13 +52,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	var mailRelay *mailrelay.Relay // set below, before any request can queue a mail
 	accounts := account.New(account.Config{
 		Throttle: throttlePolicy, SyncTargets: cfg.SyncURLs, Mail: cfg.mailPolicy(),
-		Refresh: refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
+		Refresh:   refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
+		MFAIssuer: mfaIssuer(cfg.Issuer),
 	}, account.Deps{
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Observer: metrics.AccountObserver(),
 		Verifier: server.BearerVerifier{V: bv}, Logger: log, Now: time.Now, SyncNotify: syncNotify,
 		IDTokens:   idTokenSigner{issuer: cfg.Issuer, ttl: cfg.AccessTTL, keys: a.keySource(), now: time.Now},
 		IDVerifier: server.BearerVerifier{V: bv},
 		MailNotify: func() { mailRelay.Notify() },
+		Sealer:     a.sealed,
 	})
 	if mailRelay, err = newMailRelay(a, accounts, log); err != nil {
 		return err
@@ -69,6 +72,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}, server.Deps{Accounts: accounts, Store: a.store, Keys: a.keySet, Metrics: metrics, Logger: log})
 	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "auth server listening",
 		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a), "named_statements", a.db.NamedStatements())
+}
+
+// mfaIssuer is the name authenticator apps show for this server: the issuer URL's host.
+func mfaIssuer(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return issuer
 }
 
 func kidOf(a *app) string {

@@ -30,6 +30,7 @@ func startSessionCleanup(ctx context.Context, a *app, policy throttle.Policy, lo
 			now := time.Now()
 			cleanupSessions(ctx, a, log, now)
 			pruneThrottle(ctx, a, policy, log, now)
+			pruneMFAChallenges(ctx, a, log, now)
 			select {
 			case <-ctx.Done():
 				return
@@ -69,5 +70,16 @@ func pruneThrottle(ctx context.Context, a *app, policy throttle.Policy, log *slo
 		log.Warn("throttle cleanup failed", "err", err)
 	case n > 0:
 		log.Info("expired throttle counters deleted", "count", n)
+	}
+}
+
+// pruneMFAChallenges deletes the second steps of password log-ins that expired unused.
+func pruneMFAChallenges(ctx context.Context, a *app, log *slog.Logger, now time.Time) {
+	n, err := a.store.DeleteExpiredMFAChallenges(ctx, now.Add(-sessionCleanupMargin))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Warn("mfa challenge cleanup failed", "err", err)
+	case n > 0:
+		log.Info("expired mfa challenges deleted", "count", n)
 	}
 }

@@ -87,6 +87,12 @@ func RunChild(mode string, getenv func(string) string, stdout, stderr io.Writer)
 		return serveCeiling(stderr, h)
 	case CeilingImport:
 		return runImportCeiling(getenv, stdout)
+	case CeilingMFA:
+		h, err := mfaHandler(getenv)
+		if err != nil {
+			return err
+		}
+		return serveCeiling(stderr, h)
 	case CeilingSearch:
 		h, d, err := searchHandler(getenv)
 		if err != nil {

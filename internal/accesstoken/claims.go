@@ -68,6 +68,10 @@ func (c *Claims) HasScope(scope string) bool {
 // HasRole reports whether the roles claim contains role.
 func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
 
+// HasAMR reports whether the amr claim (RFC 8176: how the user authenticated, e.g. "pwd",
+// "otp") contains method.
+func (c *Claims) HasAMR(method string) bool { return slices.Contains(c.AMR, method) }
+
 // IsClientToken reports whether c is a client's own token (client_credentials): its sub is
 // its client_id, and it speaks for no user.
 func (c *Claims) IsClientToken() bool { return c.ClientID != "" && c.Subject == c.ClientID }

@@ -176,3 +176,47 @@ func ExampleRequireScope() {
 	// POST /reindex: 403 "" {"error":"forbidden","error_description":"this needs the role admin"}
 	// POST /reindex: 200 "" ok for console
 }
+
+// ExampleRequireAMR protects a route that needs a log-in with a second factor: tokens of a
+// TOTP log-in carry amr ["pwd","otp"], those of a password-only log-in ["pwd"].
+func ExampleRequireAMR() {
+	jwksURL, sign, stop := fakeAuthServerWith()
+	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := verifier.New(ctx, verifier.Config{
+		Issuer:   "https://auth.example.com",
+		Audience: []string{"resource-server"},
+		JWKSURL:  jwksURL,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	payout := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := verifier.ClaimsFrom(r.Context())
+		fmt.Fprintln(w, "payout approved for", c.Subject)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /payouts", v.Middleware(verifier.RequireAMR("otp")(payout)))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	pwdOnly := sign("u-1", time.Minute, map[string]any{"amr": []string{"pwd"}})
+	withOTP := sign("u-2", time.Minute, map[string]any{"amr": []string{"pwd", "otp"}})
+	for _, tok := range []string{pwdOnly, withOTP} {
+		req, _ := http.NewRequest("POST", srv.URL+"/payouts", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Printf("%d %q %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+	}
+	// Output:
+	// 401 "Bearer error=\"insufficient_user_authentication\", error_description=\"this needs a log-in with otp\"" {"error":"insufficient_user_authentication","error_description":"this needs a log-in with otp"}
+	// 200 "" payout approved for u-2
+}

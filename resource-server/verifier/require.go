@@ -71,3 +71,30 @@ func writeError(w http.ResponseWriter, status int, code, desc string) {
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }
+
+// RequireAMR returns middleware that lets a request through only when the claims that
+// Middleware stored carry every one of methods in amr (RFC 8176), e.g. RequireAMR("otp") for
+// a route that needs a log-in with a second factor. Otherwise it answers 401 with
+// `WWW-Authenticate: Bearer error="insufficient_user_authentication"` and the same error in
+// the body (RFC 9470), so the client knows to log in again with the factor. Put it inside
+// Middleware: without claims it answers 401 like a missing token.
+func RequireAMR(methods ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, ok := ClaimsFrom(r.Context())
+			if !ok {
+				writeUnauthorized(w, ErrMissingToken)
+				return
+			}
+			for _, m := range methods {
+				if !c.HasAMR(m) {
+					desc := "this needs a log-in with " + strings.Join(methods, " and ")
+					w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_user_authentication", error_description="`+desc+`"`)
+					writeError(w, http.StatusUnauthorized, "insufficient_user_authentication", desc)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

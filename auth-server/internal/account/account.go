@@ -16,6 +16,7 @@ import (
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/auth-server/internal/throttle"
 	"github.com/jwtauth/jwtauth/auth-server/internal/tokens"
+	"github.com/jwtauth/jwtauth/keys"
 )
 
 // Config is the policy the service applies.
@@ -24,6 +25,8 @@ type Config struct {
 	Refresh     refresh.Policy
 	SyncTargets []string // the user-sync targets every user change is queued for
 	Mail        MailPolicy
+	// MFAIssuer names this service in authenticator apps (the otpauth:// URI's issuer).
+	MFAIssuer string
 }
 
 // Observer is told the outcome of logins and refreshes and every access token issued (the
@@ -59,6 +62,9 @@ type Deps struct {
 	// MailNotify, when set, is called after a committed change queued a mail, to wake the
 	// mail relay.
 	MailNotify func()
+	// Sealer seals TOTP secrets at rest (KEY_ENCRYPTION_KEY); nil makes enrolment answer
+	// ErrMFAUnavailable.
+	Sealer *keys.Sealer
 }
 
 // Service runs the account use cases. It is safe for concurrent use.
@@ -77,6 +83,7 @@ type Service struct {
 	idVerifier IDTokenVerifier
 	mail       MailPolicy
 	mailNotify func()
+	sealer     *keys.Sealer
 }
 
 // New returns a Service.
@@ -87,7 +94,7 @@ func New(cfg Config, d Deps) *Service {
 	}
 	return &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, issuer: d.Issuer, verifier: d.Verifier,
 		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache(), idTokens: d.IDTokens, idVerifier: d.IDVerifier,
-		mail: cfg.Mail.withDefaults(), mailNotify: d.MailNotify}
+		mail: cfg.Mail.withDefaults(), mailNotify: d.MailNotify, sealer: d.Sealer}
 }
 
 // Client is who is calling: the address and user agent recorded with sessions and in the

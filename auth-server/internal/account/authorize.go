@@ -132,7 +132,7 @@ func (s *Service) IssueCode(ctx context.Context, a Authorization, ls store.Login
 	}
 	now := s.now().UTC()
 	err = s.store.CreateCode(ctx, store.AuthCode{Hash: hash, ClientID: a.Client.ID, RedirectURI: a.RedirectURI, UserID: ls.UserID,
-		LoginSessionID: ls.ID, Scope: a.Scope, CodeChallenge: a.CodeChallenge, Nonce: a.Nonce, AuthTime: ls.AuthTime,
+		LoginSessionID: ls.ID, Scope: a.Scope, CodeChallenge: a.CodeChallenge, Nonce: a.Nonce, AuthTime: ls.AuthTime, AMR: ls.AMR,
 		CreatedAt: now, ExpiresAt: now.Add(CodeTTL)})
 	return code, err
 }
@@ -145,9 +145,9 @@ type CodeInput struct {
 	CodeVerifier string
 }
 
-// ErrInvalidCode: an authorization code that is unknown, expired, used, of another client or
+// ErrInvalidAuthCode: an authorization code that is unknown, expired, used, of another client or
 // redirect URI, or whose verifier does not match (all invalid_grant).
-var ErrInvalidCode = errors.New("invalid authorization code")
+var ErrInvalidAuthCode = errors.New("invalid authorization code")
 
 // ExchangeCode redeems an authorization code (RFC 6749 §4.1.3): a session starts for the
 // code's client and scope, with an ID token when openid was granted. A code presented again
@@ -161,7 +161,7 @@ func (s *Service) ExchangeCode(ctx context.Context, in CodeInput, c Client) (Tok
 		return Tokens{}, ErrUnauthorizedClient
 	}
 	if in.Code == "" || len(in.Code) > maxRefreshTokenLen {
-		return Tokens{}, fmt.Errorf("%w: code is missing", ErrInvalidCode)
+		return Tokens{}, fmt.Errorf("%w: code is missing", ErrInvalidAuthCode)
 	}
 	now := s.now().UTC()
 	tok, hash, err := refresh.NewToken()
@@ -172,39 +172,41 @@ func (s *Service) ExchangeCode(ctx context.Context, in CodeInput, c Client) (Tok
 	code, u, err := s.store.ExchangeCode(ctx, refresh.Hash(in.Code), now, func(code store.AuthCode) (store.CodeExchange, error) {
 		switch {
 		case code.ClientID != client.ID:
-			return store.CodeExchange{}, fmt.Errorf("%w: issued to another client", ErrInvalidCode)
+			return store.CodeExchange{}, fmt.Errorf("%w: issued to another client", ErrInvalidAuthCode)
 		case !now.Before(code.ExpiresAt):
-			return store.CodeExchange{}, fmt.Errorf("%w: expired", ErrInvalidCode)
+			return store.CodeExchange{}, fmt.Errorf("%w: expired", ErrInvalidAuthCode)
 		case in.RedirectURI != code.RedirectURI:
-			return store.CodeExchange{}, fmt.Errorf("%w: redirect_uri differs from the authorization request's", ErrInvalidCode)
+			return store.CodeExchange{}, fmt.Errorf("%w: redirect_uri differs from the authorization request's", ErrInvalidAuthCode)
 		case !pkceMatches(in.CodeVerifier, code.CodeChallenge):
-			return store.CodeExchange{}, fmt.Errorf("%w: code_verifier does not match the code_challenge", ErrInvalidCode)
+			return store.CodeExchange{}, fmt.Errorf("%w: code_verifier does not match the code_challenge", ErrInvalidAuthCode)
 		}
 		sess := store.Session{ID: sid, UserID: code.UserID, CreatedAt: now, LastUsedAt: now, ExpiresAt: s.cfg.Refresh.SessionExpiry(now),
-			UserAgent: c.UserAgent, IP: c.IP, ClientID: client.ID, Scope: code.Scope}
+			UserAgent: c.UserAgent, IP: c.IP, ClientID: client.ID, Scope: code.Scope, AMR: code.AMR}
 		ev := audit(now, store.AuditLoginSuccess, code.UserID, sid, c)
 		ev.Detail = "authorization code of client " + client.ID
 		return store.CodeExchange{Session: sess, TokenHash: hash, TokenExpires: s.cfg.Refresh.TokenExpiry(now, sess.ExpiresAt), Audit: ev}, nil
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return Tokens{}, fmt.Errorf("%w: unknown", ErrInvalidCode)
+		return Tokens{}, fmt.Errorf("%w: unknown", ErrInvalidAuthCode)
 	case errors.Is(err, store.ErrCodeReused):
 		s.signalSync() // the session it started was revoked
 		s.log.Warn("authorization code used twice: its session revoked", "client_id", client.ID, "session_id", code.SessionID, "ip", c.IP)
-		return Tokens{}, fmt.Errorf("%w: already used", ErrInvalidCode)
+		return Tokens{}, fmt.Errorf("%w: already used", ErrInvalidAuthCode)
 	case err != nil:
 		return Tokens{}, err
 	}
 	if u.Disabled() {
 		return Tokens{}, ErrAccountDisabled
 	}
-	t, err := s.tokens(userSubject(u, client.ID, code.Scope), sid, tok)
+	sub := userSubject(u, client.ID, code.Scope)
+	sub.AMR = sessionAMR(code.AMR) // how the browser's login authenticated
+	t, err := s.tokens(sub, sid, tok)
 	if err != nil {
 		return Tokens{}, err
 	}
 	if slices.Contains(code.Scope, "openid") {
-		if t.IDToken, err = s.idToken(u, client, code.Scope, sid, code.Nonce, code.AuthTime, nil); err != nil {
+		if t.IDToken, err = s.idToken(u, client, code.Scope, sid, code.Nonce, code.AuthTime, sub.AMR); err != nil {
 			return Tokens{}, err
 		}
 	}

@@ -57,7 +57,35 @@ var (
 	// ErrTooManyMails: the mail throttle of the recipient or the client address is spent;
 	// errors.As gives the *ThrottledError with the wait.
 	ErrTooManyMails = errors.New("too many mails")
+	// ErrMFARequired: the right password of a user with TOTP; errors.As gives the
+	// *MFARequiredError with the mfa_token of the second step.
+	ErrMFARequired = errors.New("a second factor is required")
+	// ErrInvalidMFAToken: an mfa_token that is unknown, expired, used, or another client's.
+	ErrInvalidMFAToken = errors.New("invalid mfa token")
+	// ErrInvalidCode: a TOTP code that is wrong or was accepted before, or a recovery code
+	// that is unknown or used.
+	ErrInvalidCode = errors.New("invalid code")
+	// ErrMFAEnabled: TOTP is active already (remove it before enrolling again).
+	ErrMFAEnabled = errors.New("mfa already enabled")
+	// ErrMFANotEnabled: no TOTP enrolment to confirm, remove or reset.
+	ErrMFANotEnabled = errors.New("mfa not enabled")
+	// ErrMFAUnavailable: no KEY_ENCRYPTION_KEY to seal TOTP secrets with.
+	ErrMFAUnavailable = errors.New("mfa unavailable")
+	// ErrProofRequired: removing TOTP needs a code or the password.
+	ErrProofRequired = errors.New("a code or the password is required")
 )
+
+// MFARequiredError is ErrMFARequired with the mfa_token that POST /login/mfa takes, and how
+// long it lives.
+type MFARequiredError struct {
+	Token     string
+	ExpiresIn time.Duration
+}
+
+func (e *MFARequiredError) Error() string { return ErrMFARequired.Error() }
+
+// Is makes errors.Is(err, ErrMFARequired) hold.
+func (e *MFARequiredError) Is(target error) bool { return target == ErrMFARequired }
 
 // ThrottledError is ErrThrottled with the time to wait before the next attempt.
 type ThrottledError struct{ Wait time.Duration }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -33,7 +34,8 @@ type LoginInput struct {
 // scope it may not have clients.ErrInvalidScope. Unknown users and wrong passwords both give
 // ErrInvalidCredentials after the same work; a throttled account or address gives a
 // *ThrottledError (ErrThrottled), the right password included; a disabled account with the
-// right password ErrAccountDisabled.
+// right password ErrAccountDisabled; a user with TOTP and the right password a
+// *MFARequiredError (ErrMFARequired), whose mfa_token LoginMFA takes.
 func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Tokens, error) {
 	client, scope, err := s.grantFor(ctx, in.Client, clients.GrantPassword, in.Scope)
 	if err != nil {
@@ -41,6 +43,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput, c Client) (Tokens, e
 	}
 	u, err := s.checkPassword(ctx, in.Login, in.Password, c)
 	if err != nil {
+		return Tokens{}, err
+	}
+	// A user with TOTP gets the second step (mfa_login.go) instead of a session.
+	if err := s.secondStep(ctx, u, grant{client: client.ID, scope: scope}, c); err != nil {
 		return Tokens{}, err
 	}
 	t, err := s.startSession(ctx, u, grant{event: store.AuditLoginSuccess, client: client.ID, scope: scope}, c)
@@ -105,26 +111,39 @@ func (s *Service) checkPassword(ctx context.Context, loginName, pw string, c Cli
 
 // BrowserLogin checks a password typed on the hosted login page (as every log-in: throttled,
 // same errors) and starts the browser's login session, returning the cookie value to set
-// (stored only as its hash) and the session.
+// (stored only as its hash) and the session. A user with TOTP gets a *MFARequiredError
+// instead, whose mfa_token BrowserLoginMFA takes with the code.
 func (s *Service) BrowserLogin(ctx context.Context, login, pw string, c Client) (string, store.LoginSession, error) {
 	u, err := s.checkPassword(ctx, login, pw, c)
 	if err != nil {
 		return "", store.LoginSession{}, err
 	}
-	cookie, hash, err := refresh.NewToken()
-	if err != nil {
+	if err := s.secondStep(ctx, u, grant{client: clients.FirstParty}, c); err != nil {
 		return "", store.LoginSession{}, err
 	}
 	now := s.now().UTC()
-	sess := store.Session{ID: uuid.NewString(), UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: s.cfg.Refresh.SessionExpiry(now),
-		UserAgent: c.UserAgent, IP: c.IP, ClientID: clients.FirstParty}
+	cookie, sess, err := s.newLoginSession(u, nil, now, c)
+	if err != nil {
+		return "", store.LoginSession{}, err
+	}
 	ev := audit(now, store.AuditLoginSuccess, u.ID, sess.ID, c)
 	ev.Detail = "hosted login page"
-	if err := s.store.CreateLoginSession(ctx, sess, hash, ev); err != nil {
+	if err := s.store.CreateLoginSession(ctx, sess, ev); err != nil {
 		return "", store.LoginSession{}, err
 	}
 	s.obs.Login("success")
 	return cookie, store.LoginSession{Session: sess, AuthTime: now}, nil
+}
+
+// newLoginSession makes a browser's login session for u, authenticated by amr at now, and its
+// cookie value (the session keeps only its hash).
+func (s *Service) newLoginSession(u store.User, amr []string, now time.Time, c Client) (string, store.Session, error) {
+	cookie, hash, err := refresh.NewToken()
+	if err != nil {
+		return "", store.Session{}, err
+	}
+	return cookie, store.Session{ID: uuid.NewString(), UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: s.cfg.Refresh.SessionExpiry(now),
+		UserAgent: c.UserAgent, IP: c.IP, ClientID: clients.FirstParty, AMR: amr, AuthTime: now, CookieHash: hash}, nil
 }
 
 func (s *Service) loginFailed(ctx context.Context, g gate, userID, login string) error {

@@ -66,13 +66,15 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput, c Client) (Token
 	}
 	// The access token is signed after the store's work is done, with the user read in the
 	// same statement as the token: no lock is held while signing.
-	t, err := s.tokens(userSubject(st.User, st.Session.ClientID, run.scope), st.Session.ID, run.child)
+	sub := userSubject(st.User, st.Session.ClientID, run.scope)
+	sub.AMR = sessionAMR(st.Session.AMR) // the session's, kept by every refresh
+	t, err := s.tokens(sub, st.Session.ID, run.child)
 	if err != nil || st.Session.AuthTime.IsZero() || !slices.Contains(run.scope, "openid") {
 		return t, err
 	}
 	// A session started by an authorization code: a fresh ID token too (OpenID Connect Core
 	// §12.2), with the original auth_time and no nonce.
-	t.IDToken, err = s.idToken(st.User, clients.Client{ID: st.Session.ClientID}, run.scope, st.Session.ID, "", st.Session.AuthTime, nil)
+	t.IDToken, err = s.idToken(st.User, clients.Client{ID: st.Session.ClientID}, run.scope, st.Session.ID, "", st.Session.AuthTime, sub.AMR)
 	return t, err
 }
 

@@ -43,7 +43,7 @@ var errorTable = []struct {
 	{account.ErrUnauthorizedClient, apiError{Status: http.StatusBadRequest, Code: "unauthorized_client", Description: "this client may not use this grant type"}, nil},
 	{account.ErrInvalidGrant, apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the refresh token is invalid, expired or revoked"}, nil},
 	{account.ErrTooManyMails, apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "too many mails to this address or from this client, retry later"}, nil},
-	{account.ErrInvalidCode, apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the authorization code is invalid, expired or used, or the redirect_uri or code_verifier does not match"}, nil},
+	{account.ErrInvalidAuthCode, apiError{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the authorization code is invalid, expired or used, or the redirect_uri or code_verifier does not match"}, nil},
 	{account.ErrThrottled, apiError{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "too many failed attempts, retry later"}, nil},
 	{account.ErrUnauthenticated, apiError{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "missing or invalid access token", Challenge: challengeInvalid}, nil},
 	{account.ErrAccountDisabled, apiError{Status: http.StatusForbidden, Code: "account_disabled", Description: "this account is disabled; ask an administrator"}, nil},
@@ -65,6 +65,13 @@ var errorTable = []struct {
 	{account.ErrInvalidPassword, apiError{Status: http.StatusBadRequest, Code: "invalid_password", Description: "password must be 8 to 256 characters"}, nil},
 	{account.ErrInvalidToken, apiError{Status: http.StatusBadRequest, Code: "invalid_token", Description: "the link is unknown, used, expired or replaced by a newer one"}, nil},
 	{account.ErrEmailNotVerified, apiError{Status: http.StatusForbidden, Code: "email_not_verified", Description: "confirm your email address first: follow the link of the verification mail, or ask for a new one"}, nil},
+	{account.ErrMFARequired, apiError{Status: http.StatusForbidden, Code: "mfa_required", Description: "a second factor is required"}, nil},
+	{account.ErrInvalidMFAToken, apiError{Status: http.StatusBadRequest, Code: "invalid_mfa_token", Description: "the mfa_token is unknown, expired or used; log in again"}, nil},
+	{account.ErrInvalidCode, apiError{Status: http.StatusForbidden, Code: "invalid_code", Description: "the code is wrong or was already used"}, nil},
+	{account.ErrMFAEnabled, apiError{Status: http.StatusConflict, Code: "mfa_enabled", Description: "TOTP is already enabled; remove it first"}, nil},
+	{account.ErrMFANotEnabled, apiError{Status: http.StatusConflict, Code: "mfa_not_enabled", Description: "TOTP is not enrolled"}, nil},
+	{account.ErrMFAUnavailable, apiError{Status: http.StatusNotImplemented, Code: "mfa_unavailable", Description: "this server has no KEY_ENCRYPTION_KEY to seal TOTP secrets with"}, nil},
+	{account.ErrProofRequired, apiError{Status: http.StatusBadRequest, Code: "invalid_request", Description: "give a code or the password"}, nil},
 	{store.ErrUnavailable, *httpapi.ErrUnavailable, nil},
 }
 

@@ -41,7 +41,7 @@ type adminUserJSON struct {
 
 func toAdminUser(u store.User) adminUserJSON {
 	out := adminUserJSON{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Roles: u.Roles, Disabled: u.Disabled(),
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		MFA: u.MFA, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 	if out.Roles == nil {
 		out.Roles = []string{}
 	}

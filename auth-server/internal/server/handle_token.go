@@ -105,6 +105,9 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request, p url.Val
 	}
 	in := account.LoginInput{Login: login, Password: pw, Client: a, Scope: p.Get("scope")}
 	t, err := s.accounts.Login(r.Context(), in, clientOf(r))
+	if writeMFARequired(w, err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

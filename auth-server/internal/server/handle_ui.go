@@ -51,6 +51,62 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	username := r.PostForm.Get("username")
 	cookie, ls, err := s.accounts.BrowserLogin(r.Context(), username, r.PostForm.Get("password"), clientOf(r))
+	var mfa *account.MFARequiredError
+	if errors.As(err, &mfa) {
+		s.renderSecondStep(w, r, http.StatusOK, a, r.PostForm, mfa.Token, "")
+		return
+	}
+	s.loggedIn(w, r, a, r.PostForm, username, cookie, ls, err)
+}
+
+// handleLoginMFAPost is POST /ui/login/mfa: the second step of the login page, the
+// authorization request still carried.
+func (s *Server) handleLoginMFAPost(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || !s.cookies.CheckCSRF(r) {
+		s.csrfFailed(w)
+		return
+	}
+	var a account.Authorization
+	if r.PostForm.Get("client_id") != "" {
+		var err error
+		if a, err = s.accounts.CheckAuthorization(r.Context(), authorizeRequest(r.PostForm)); err != nil {
+			s.authorizeFailed(w, r, a, err)
+			return
+		}
+	}
+	token := r.PostForm.Get("mfa_token")
+	cookie, ls, err := s.accounts.BrowserLoginMFA(r.Context(), token, strings.TrimSpace(r.PostForm.Get("code")), clientOf(r))
+	if errors.Is(err, account.ErrInvalidCode) {
+		s.renderSecondStep(w, r, http.StatusForbidden, a, r.PostForm, token, "The code is wrong or was already used.")
+		return
+	}
+	if errors.Is(err, account.ErrInvalidMFAToken) {
+		s.renderLogin(w, r, http.StatusBadRequest, a, r.PostForm, "", "This login took too long. Log in again.")
+		return
+	}
+	s.loggedIn(w, r, a, r.PostForm, "", cookie, ls, err)
+}
+
+// renderSecondStep shows the code form, carrying the mfa_token and the authorization request.
+func (s *Server) renderSecondStep(w http.ResponseWriter, r *http.Request, status int, a account.Authorization, form url.Values, token, problem string) {
+	v := ui.LoginView{Carry: map[string]string{"mfa_token": token}}
+	var targets []string
+	if a.Client.ID != "" {
+		for _, k := range authorizeParams {
+			if val := form.Get(k); val != "" {
+				v.Carry[k] = val
+			}
+		}
+		if u, err := url.Parse(a.RedirectURI); err == nil {
+			targets = append(targets, u.Scheme+"://"+u.Host)
+		}
+	}
+	s.pages.Render(w, status, "mfa", ui.View{Title: "Two-step verification", CSRF: s.cookies.CSRFToken(w, r), Error: problem, Data: v}, targets...)
+}
+
+// loggedIn answers a finished log-in of the login page: the cookie set, then the
+// authorization request's code or the account page; or the error on the login page.
+func (s *Server) loggedIn(w http.ResponseWriter, r *http.Request, a account.Authorization, form url.Values, username, cookie string, ls store.LoginSession, err error) {
 	if err != nil {
 		status, msg := pageError(err)
 		var te *account.ThrottledError
@@ -64,7 +120,7 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 			s.pageFailed(w, r, err)
 			return
 		}
-		s.renderLogin(w, r, status, a, r.PostForm, username, msg)
+		s.renderLogin(w, r, status, a, form, username, msg)
 		return
 	}
 	s.cookies.SetSession(w, cookie)

@@ -145,8 +145,12 @@ func (e *env) start(hasher *password.Hasher, accessTTL time.Duration, src tokens
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	sealer, err := keys.NewSealer(testKEK)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	e.accounts = account.New(e.cfg.account, account.Deps{Store: e.store, Hasher: hasher, Issuer: e.issuer,
-		Verifier: server.BearerVerifier{V: bv}, Observer: e.metrics.AccountObserver(), Logger: log, Now: e.clock.Now})
+		Verifier: server.BearerVerifier{V: bv}, Observer: e.metrics.AccountObserver(), Logger: log, Now: e.clock.Now, Sealer: sealer})
 	h := server.New(e.cfg.server, server.Deps{Accounts: e.accounts, Store: e.store, Keys: ks, Metrics: e.metrics, Logger: log})
 	e.srv = httptest.NewServer(h)
 	e.t.Cleanup(e.srv.Close)

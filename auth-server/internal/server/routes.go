@@ -19,6 +19,7 @@ func (s *Server) routes(r *mux.Router) {
 	// Public.
 	r.Handle("/signup", s.handle(s.handleSignup)).Methods(http.MethodPost)
 	r.Handle("/login", s.handle(s.handleLogin)).Methods(http.MethodPost)
+	r.Handle("/login/mfa", s.handle(s.handleLoginMFA)).Methods(http.MethodPost)
 	r.Handle("/token", s.handleOAuth(s.handleToken)).Methods(http.MethodPost)
 	r.Handle("/refresh", s.handle(s.handleRefresh)).Methods(http.MethodPost)
 	r.Handle("/logout", s.handle(s.handleLogout)).Methods(http.MethodPost)
@@ -42,6 +43,13 @@ func (s *Server) routes(r *mux.Router) {
 	r.Handle("/userinfo", s.authed(s.handleUserInfo)).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/ui/login", s.handleLoginPage).Methods(http.MethodGet)
 	r.HandleFunc("/ui/login", s.handleLoginPost).Methods(http.MethodPost)
+	r.HandleFunc("/ui/login/mfa", s.handleLoginMFAPost).Methods(http.MethodPost)
+	r.HandleFunc("/ui/forgot", s.handleForgotPage).Methods(http.MethodGet)
+	r.HandleFunc("/ui/forgot", s.handleForgotPost).Methods(http.MethodPost)
+	r.HandleFunc("/ui/reset", s.handleResetPage).Methods(http.MethodGet)
+	r.HandleFunc("/ui/reset", s.handleResetPost).Methods(http.MethodPost)
+	r.HandleFunc("/ui/verify", s.handleVerifyPage).Methods(http.MethodGet)
+	r.HandleFunc("/ui/verify", s.handleVerifyPost).Methods(http.MethodPost)
 	r.HandleFunc("/ui/account", s.handleAccountPage).Methods(http.MethodGet)
 	r.HandleFunc("/ui/account/sessions/end", s.accountForm(s.endSessionForm)).Methods(http.MethodPost)
 	r.HandleFunc("/ui/account/logout-all", s.accountForm(s.logoutEverywhereForm)).Methods(http.MethodPost)
@@ -58,6 +66,10 @@ func (s *Server) routes(r *mux.Router) {
 	r.Handle("/sessions/{id}", s.authed(s.handleEndSession)).Methods(http.MethodDelete)
 	r.Handle("/password", s.authed(s.handleChangePassword)).Methods(http.MethodPost)
 	r.Handle("/email/verify/resend", s.authed(s.handleResendVerification)).Methods(http.MethodPost)
+	r.Handle("/mfa/totp", s.authed(s.handleMFAStatus)).Methods(http.MethodGet)
+	r.Handle("/mfa/totp", s.authed(s.handleEnrolTOTP)).Methods(http.MethodPost)
+	r.Handle("/mfa/totp", s.authed(s.handleRemoveTOTP)).Methods(http.MethodDelete)
+	r.Handle("/mfa/totp/confirm", s.authed(s.handleConfirmTOTP)).Methods(http.MethodPost)
 
 	// Bearer access token with role admin and scope admin.
 	r.Handle("/admin/users", s.adminOnly(s.handleAdminUsers)).Methods(http.MethodGet)
@@ -65,5 +77,6 @@ func (s *Server) routes(r *mux.Router) {
 	r.Handle("/admin/users/{id}", s.adminOnly(s.handleAdminPatchUser)).Methods(http.MethodPatch)
 	r.Handle("/admin/users/{id}", s.adminOnly(s.handleAdminDeleteUser)).Methods(http.MethodDelete)
 	r.Handle("/admin/users/{id}/logout", s.adminOnly(s.handleAdminLogout)).Methods(http.MethodPost)
+	r.Handle("/admin/users/{id}/mfa", s.adminOnly(s.handleAdminResetMFA)).Methods(http.MethodDelete)
 	r.Handle("/admin/audit", s.adminOnly(s.handleAdminAudit)).Methods(http.MethodGet)
 }

@@ -91,11 +91,9 @@ func (s *Store) ExchangeCode(ctx context.Context, hash string, now time.Time, de
 			ms(now), x.Session.ID, hash); err != nil {
 			return fmt.Errorf("spend authorization code: %w", err)
 		}
+		x.Session.AuthTime = code.AuthTime
 		if err := s.insertSession(ctx, tx, x.Session, x.TokenHash, x.TokenExpires); err != nil {
 			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET auth_time = ? WHERE id = ?`), ms(code.AuthTime), x.Session.ID); err != nil {
-			return fmt.Errorf("insert session: %w", err)
 		}
 		return s.audit(ctx, tx, x.Audit)
 	})
@@ -155,15 +153,13 @@ type LoginSession struct {
 	AuthTime time.Time
 }
 
-// CreateLoginSession stores a browser's login session under the hash of its cookie, with the
-// audit event of the login and the user's last log-in time, in one transaction.
-func (s *Store) CreateLoginSession(ctx context.Context, sess Session, cookieHash string, audit AuditEvent) error {
+// CreateLoginSession stores a browser's login session (sess with its CookieHash and
+// AuthTime), with the audit event of the login and the user's last log-in time, in one
+// transaction.
+func (s *Store) CreateLoginSession(ctx context.Context, sess Session, audit AuditEvent) error {
 	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
 		if err := s.insertSession(ctx, tx, sess, "", time.Time{}); err != nil {
 			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET cookie_hash = ?, auth_time = ? WHERE id = ?`), cookieHash, ms(sess.CreatedAt), sess.ID); err != nil {
-			return fmt.Errorf("insert login session: %w", err)
 		}
 		return s.audit(ctx, tx, audit)
 	})
@@ -173,7 +169,7 @@ func (s *Store) CreateLoginSession(ctx context.Context, sess Session, cookieHash
 // or ErrNotFound (unknown, ended, expired, or its user disabled): one prepared statement,
 // since every /authorize of a logged-in browser reads it.
 func (s *Store) LoginSessionByCookie(ctx context.Context, cookieHash string, now time.Time) (LoginSession, User, error) {
-	ps, err := s.stmts.Get(ctx, s.q(`SELECT s.id, s.created_at, s.last_used_at, s.expires_at, s.client_id, s.auth_time,
+	ps, err := s.stmts.Get(ctx, s.q(`SELECT s.id, s.created_at, s.last_used_at, s.expires_at, s.client_id, s.auth_time, s.amr,
  u.id, u.username, u.email, u.version, u.roles, u.disabled_at, u.tokens_not_before
  FROM sessions s JOIN users u ON u.id = s.user_id
  WHERE s.cookie_hash = ? AND s.revoked_at = 0 AND s.expires_at > ? AND (s.idle_expires_at = 0 OR s.idle_expires_at > ?)`))
@@ -184,8 +180,8 @@ func (s *Store) LoginSessionByCookie(ctx context.Context, cookieHash string, now
 	var u User
 	var t [4]int64 // the session's created_at, last_used_at, expires_at, auth_time
 	var disabled, notBefore int64
-	var roles string
-	err = ps.QueryRowxContext(ctx, cookieHash, ms(now), ms(now)).Scan(&ls.ID, &t[0], &t[1], &t[2], &ls.ClientID, &t[3],
+	var roles, amr string
+	err = ps.QueryRowxContext(ctx, cookieHash, ms(now), ms(now)).Scan(&ls.ID, &t[0], &t[1], &t[2], &ls.ClientID, &t[3], &amr,
 		&u.ID, &u.Username, &u.Email, &u.Version, &roles, &disabled, &notBefore)
 	if errors.Is(err, sql.ErrNoRows) {
 		return LoginSession{}, User{}, ErrNotFound
@@ -197,7 +193,7 @@ func (s *Store) LoginSessionByCookie(ctx context.Context, cookieHash string, now
 	if u.Disabled() {
 		return LoginSession{}, User{}, ErrNotFound
 	}
-	ls.UserID = u.ID
+	ls.UserID, ls.AMR = u.ID, list(amr)
 	ls.CreatedAt, ls.LastUsedAt, ls.ExpiresAt, ls.AuthTime = fromMS(t[0]), fromMS(t[1]), fromMS(t[2]), fromMS(t[3])
 	ls.Session.AuthTime = ls.AuthTime
 	return ls, u, nil

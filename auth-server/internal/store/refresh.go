@@ -137,7 +137,7 @@ func (s *Store) LookupRefresh(ctx context.Context, hash string) (RefreshState, e
 // consistent snapshot), by the token's hash.
 const refreshSelect = `SELECT t.token_hash, t.session_id, t.parent_hash, t.created_at, t.expires_at, t.spent_at, t.child_sealed,
  s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.revoked_at, s.revoke_reason, s.user_agent, s.ip,
- s.client_id, s.scope, s.auth_time,
+ s.client_id, s.scope, s.auth_time, s.amr,
  u.username, u.email, u.password_hash, u.version, u.created_at, u.updated_at, u.roles, u.disabled_at, u.tokens_not_before,
  u.email_verified
  FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
@@ -176,13 +176,13 @@ func (s *Store) scanRefresh(ctx context.Context, q sqlx.QueryerContext, row *sql
 	var t [3]int64  // the token's created_at, expires_at, spent_at
 	var ss [6]int64 // the session's created_at, last_used_at, expires_at, idle_expires_at, revoked_at, auth_time
 	var u [4]int64  // the user's created_at, updated_at, disabled_at, tokens_not_before
-	var scope, roles string
+	var scope, roles, amr string
 	var verified int64
 	var st RefreshState
 	err := row.Scan(
 		&st.Token.Hash, &st.Token.SessionID, &st.Token.ParentHash, &t[0], &t[1], &t[2], &st.Token.ChildSealed,
 		&st.Session.UserID, &ss[0], &ss[1], &ss[2], &ss[3], &ss[4], &st.Session.RevokeReason, &st.Session.UserAgent, &st.Session.IP,
-		&st.Session.ClientID, &scope, &ss[5],
+		&st.Session.ClientID, &scope, &ss[5], &amr,
 		&st.User.Username, &st.User.Email, &st.User.PasswordHash, &st.User.Version, &u[0], &u[1], &roles, &u[2], &u[3],
 		&verified)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -199,6 +199,7 @@ func (s *Store) scanRefresh(ctx context.Context, q sqlx.QueryerContext, row *sql
 	st.User.CreatedAt, st.User.UpdatedAt, st.User.DisabledAt, st.User.TokensNotBefore = fromMS(u[0]), fromMS(u[1]), fromMS(u[2]), fromMS(u[3])
 	st.Session.Scope, st.User.Roles = list(scope), roleList(roles)
 	st.User.EmailVerified = verified != 0
+	st.Session.AMR = list(amr)
 	if t[2] != 0 {
 		var n int
 		if err := sqlx.GetContext(ctx, q, &n, s.q(childSpentSelect), st.Session.ID, hash); err != nil {

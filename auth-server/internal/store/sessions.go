@@ -26,9 +26,12 @@ type Session struct {
 	IP            string
 	ClientID      string   // the client it was issued to
 	Scope         []string // the scopes it was granted; a refresh keeps or narrows them
+	AMR           []string // how it was authenticated (RFC 8176); nil for a password login
 	// AuthTime is when the user authenticated, for a session started by an authorization
 	// code (its refreshes carry ID tokens) or a browser's login session; zero otherwise.
 	AuthTime time.Time
+	// CookieHash is a browser's login session's cookie, by hash (written, never read back).
+	CookieHash string
 }
 
 // Reasons a session was revoked, stored in its revoke_reason.
@@ -58,9 +61,10 @@ type sessionRow struct {
 	IP            string `db:"ip"`
 	ClientID      string `db:"client_id"`
 	Scope         string `db:"scope"`
+	AMR           string `db:"amr"`
 }
 
-const sessionCols = "id, user_id, created_at, last_used_at, expires_at, idle_expires_at, revoked_at, revoke_reason, user_agent, ip, client_id, scope"
+const sessionCols = "id, user_id, created_at, last_used_at, expires_at, idle_expires_at, revoked_at, revoke_reason, user_agent, ip, client_id, scope, amr"
 
 // liveSession is the WHERE condition of a session usable at the time bound twice after it.
 const liveSession = "revoked_at = 0 AND expires_at > ? AND (idle_expires_at = 0 OR idle_expires_at > ?)"
@@ -68,7 +72,7 @@ const liveSession = "revoked_at = 0 AND expires_at > ? AND (idle_expires_at = 0 
 func (r sessionRow) session() Session {
 	return Session{ID: r.ID, UserID: r.UserID, CreatedAt: fromMS(r.CreatedAt), LastUsedAt: fromMS(r.LastUsedAt),
 		ExpiresAt: fromMS(r.ExpiresAt), IdleExpiresAt: fromMS(r.IdleExpiresAt), RevokedAt: fromMS(r.RevokedAt),
-		RevokeReason: r.RevokeReason, UserAgent: r.UserAgent, IP: r.IP, ClientID: r.ClientID, Scope: list(r.Scope)}
+		RevokeReason: r.RevokeReason, UserAgent: r.UserAgent, IP: r.IP, ClientID: r.ClientID, Scope: list(r.Scope), AMR: list(r.AMR)}
 }
 
 // CreateSession stores a new session and its first refresh token (by hash only), with the
@@ -93,9 +97,10 @@ func (s *Store) insertSession(ctx context.Context, tx *sqlx.Tx, sess Session, to
 	if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET last_login_at = ? WHERE id = ?`), ms(sess.CreatedAt), sess.UserID); err != nil {
 		return fmt.Errorf("record last login: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions (`+sessionCols+`, cookie_hash, auth_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		sess.ID, sess.UserID, ms(sess.CreatedAt), ms(sess.LastUsedAt), ms(sess.ExpiresAt), ms(tokenExpires),
-		ms(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP, sess.ClientID, joined(sess.Scope)); err != nil {
+		ms(sess.RevokedAt), sess.RevokeReason, sess.UserAgent, sess.IP, sess.ClientID, joined(sess.Scope), joined(sess.AMR),
+		sess.CookieHash, ms(sess.AuthTime)); err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}
 	if tokenHash == "" {

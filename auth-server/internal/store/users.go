@@ -31,6 +31,10 @@ type User struct {
 
 	// EmailVerified: the link of a mail sent to Email was followed (CONTRACT §11).
 	EmailVerified bool
+
+	// MFA: a confirmed TOTP secret exists. Only the account service's administrative reads
+	// fill it in (from MFAEnabled); the user reads of this package leave it false.
+	MFA bool
 }
 
 // RevokeTokens makes every access token of u issued until now invalid: TokensNotBefore becomes

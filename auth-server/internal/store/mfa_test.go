@@ -1,0 +1,202 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/store"
+	"github.com/jwtauth/jwtauth/db"
+	"github.com/jwtauth/jwtauth/internal/testdb"
+)
+
+// mfaUser creates a user with a confirmed TOTP secret (last step 100) and the recovery codes
+// stored under hashes.
+func mfaUser(t *testing.T, s *store.Store, name string, hashes ...string) store.User {
+	t.Helper()
+	ctx, now := context.Background(), time.Now().UTC().Truncate(time.Millisecond)
+	u := newUser(name)
+	if err := s.CreateUser(ctx, u, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutPendingTOTP(ctx, u.ID, "sealed-"+name, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfirmTOTP(ctx, u.ID, "sealed-"+name, 100, hashes, now, store.AuditEvent{At: now, Event: store.AuditMFAEnabled, UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestTOTPEnrolment(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		s, ctx, now := store.New(d), context.Background(), time.Now().UTC().Truncate(time.Millisecond)
+		u := newUser("alice")
+		if err := s.CreateUser(ctx, u, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.TOTPOf(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("before enrolment: %v", err)
+		}
+		// A second enrolment replaces a pending one; a code of the first no longer confirms.
+		for _, sealed := range []string{"first", "second"} {
+			if err := s.PutPendingTOTP(ctx, u.ID, sealed, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev := store.AuditEvent{At: now, Event: store.AuditMFAEnabled, UserID: u.ID}
+		if err := s.ConfirmTOTP(ctx, u.ID, "first", 5, []string{"h1"}, now, ev); !errors.Is(err, store.ErrFactorUsed) {
+			t.Errorf("confirm a replaced secret: %v", err)
+		}
+		if on, _ := s.MFAEnabled(ctx, u.ID); on[u.ID] {
+			t.Error("pending secret counts as enabled")
+		}
+		if err := s.ConfirmTOTP(ctx, u.ID, "second", 5, []string{"h1", "h2"}, now, ev); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.TOTPOf(ctx, u.ID)
+		if err != nil || got.Sealed != "second" || !got.Confirmed() || got.LastStep != 5 {
+			t.Errorf("TOTPOf = %+v, %v", got, err)
+		}
+		if err := s.PutPendingTOTP(ctx, u.ID, "third", now); !errors.Is(err, store.ErrMFAEnabled) {
+			t.Errorf("enrol again while enabled: %v", err)
+		}
+		if n, err := s.RecoveryCodesLeft(ctx, u.ID); err != nil || n != 2 {
+			t.Errorf("recovery codes left = %d, %v", n, err)
+		}
+		if on, err := s.MFAEnabled(ctx, u.ID, uuid.NewString()); err != nil || len(on) != 1 || !on[u.ID] {
+			t.Errorf("MFAEnabled = %v, %v", on, err)
+		}
+		// Removal with a used code changes nothing; with a fresh one it removes everything.
+		rm := store.AuditEvent{At: now.Add(time.Millisecond), Event: store.AuditMFARemoved, UserID: u.ID}
+		if err := s.RemoveTOTP(ctx, u.ID, &store.Factor{Step: 5}, now, rm); !errors.Is(err, store.ErrFactorUsed) {
+			t.Errorf("remove with a used step: %v", err)
+		}
+		if err := s.RemoveTOTP(ctx, u.ID, &store.Factor{RecoveryHash: "h2"}, now, rm); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.TOTPOf(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("after removal: %v", err)
+		}
+		if n, _ := s.RecoveryCodesLeft(ctx, u.ID); n != 0 {
+			t.Errorf("recovery codes after removal: %d", n)
+		}
+		if err := s.RemoveTOTP(ctx, u.ID, nil, now, rm); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("remove twice: %v", err)
+		}
+		trail, _ := s.AuditEvents(ctx, u.ID, 10)
+		var names []string
+		for _, e := range trail {
+			names = append(names, e.Event)
+		}
+		if want := []string{store.AuditMFARemoved, store.AuditMFAEnabled}; !slices.Equal(names, want) {
+			t.Errorf("audit = %v, want %v", names, want)
+		}
+	})
+}
+
+// completeMFA runs the second step of challenge hash for u with f, starting a fresh session.
+func completeMFA(s *store.Store, u store.User, hash string, f store.Factor) error {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	sess := store.Session{ID: uuid.NewString(), UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour), AMR: []string{"pwd", "otp"}}
+	return s.CompleteMFALogin(context.Background(), hash, f, sess, uuid.NewString(), now.Add(time.Hour),
+		store.AuditEvent{At: now, Event: store.AuditLoginSuccess, UserID: u.ID, SessionID: sess.ID})
+}
+
+func newChallenge(t *testing.T, s *store.Store, u store.User, ttl time.Duration) string {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	c := store.MFAChallenge{Hash: uuid.NewString(), UserID: u.ID, ClientID: "first-party", Scope: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := s.CreateMFAChallenge(context.Background(), c, store.AuditEvent{At: now, Event: store.AuditMFAChallenge, UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	return c.Hash
+}
+
+func TestMFALoginSpendsOnce(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		s, ctx := store.New(d), context.Background()
+		u := mfaUser(t, s, "bob", "r1")
+		h := newChallenge(t, s, u, time.Minute)
+		got, secret, err := s.MFALogin(ctx, h, time.Now())
+		if err != nil || got.UserID != u.ID || got.ClientID != "first-party" || !slices.Equal(got.Scope, []string{"openid"}) ||
+			secret.Sealed != "sealed-bob" || !secret.Confirmed() || secret.LastStep != 100 {
+			t.Fatalf("MFALogin = %+v, %+v, %v", got, secret, err)
+		}
+		// A replayed step (100 was accepted at confirmation) leaves the challenge usable.
+		if err := completeMFA(s, u, h, store.Factor{Step: 100}); !errors.Is(err, store.ErrFactorUsed) {
+			t.Fatalf("replayed step: %v", err)
+		}
+		if err := completeMFA(s, u, h, store.Factor{Step: 101}); err != nil {
+			t.Fatal(err)
+		}
+		if err := completeMFA(s, u, h, store.Factor{Step: 102}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("challenge used twice: %v", err)
+		}
+		if _, _, err := s.MFALogin(ctx, h, time.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("used challenge still found: %v", err)
+		}
+		sessions, _ := s.ListSessions(ctx, u.ID, time.Now())
+		if len(sessions) != 1 || !slices.Equal(sessions[0].AMR, []string{"pwd", "otp"}) {
+			t.Errorf("sessions = %+v", sessions)
+		}
+		// An expired challenge is refused, then swept.
+		old := newChallenge(t, s, u, time.Millisecond)
+		if _, _, err := s.MFALogin(ctx, old, time.Now().Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("expired challenge: %v", err)
+		}
+		if n, err := s.DeleteExpiredMFAChallenges(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
+			t.Errorf("swept %d, %v", n, err)
+		}
+	})
+}
+
+// TestMFAConcurrentUse: of concurrent uses of one TOTP step, or of one recovery code, each with
+// its own challenge, exactly one wins; so does one of concurrent uses of one challenge.
+func TestMFAConcurrentUse(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		s := store.New(d)
+		u := mfaUser(t, s, "carol", "r1")
+		const n = 8
+		race := func(name string, hash func(i int) string, f func(i int) store.Factor) {
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			for i := range n {
+				wg.Go(func() { errs[i] = completeMFA(s, u, hash(i), f(i)) })
+			}
+			wg.Wait()
+			won := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case errors.Is(err, store.ErrFactorUsed), errors.Is(err, store.ErrNotFound):
+				default:
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+			if won != 1 {
+				t.Errorf("%s: %d of %d won, want exactly 1", name, won, n)
+			}
+		}
+		challenges := func() func(int) string {
+			hs := make([]string, n)
+			for i := range hs {
+				hs[i] = newChallenge(t, s, u, time.Minute)
+			}
+			return func(i int) string { return hs[i] }
+		}
+		race("one totp step", challenges(), func(int) store.Factor { return store.Factor{Step: 200} })
+		race("one recovery code", challenges(), func(int) store.Factor { return store.Factor{RecoveryHash: "r1"} })
+		one := newChallenge(t, s, u, time.Minute)
+		race("one challenge", func(int) string { return one }, func(i int) store.Factor { return store.Factor{Step: int64(300 + i)} })
+		if left, _ := s.RecoveryCodesLeft(context.Background(), u.ID); left != 0 {
+			t.Errorf("recovery codes left = %d", left)
+		}
+	})
+}
