@@ -67,6 +67,8 @@ func (h *harness) runStore(st storeCfg) {
 	if slices.Contains(phases, "import") { // on fresh databases of its own
 		if err := h.importPhase(st); err != nil {
 			h.add(Row{Store: st.Name, Name: "import phase (users import)", Err: err})
+		}
+	}
 	if slices.Contains(phases, "mfa") { // after admin: it adds mfaUsers users too
 		if err := h.mfaPhase(st); err != nil {
 			h.add(Row{Store: st.Name, Name: "mfa phase (POST /login/mfa)", Err: err})
