@@ -60,6 +60,9 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		ks, a.keySet = a.ring, a.ring
 	}
 	a.issuer = tokens.NewIssuer(cfg.Issuer, cfg.Audience, cfg.AccessTTL, ks, time.Now)
+	if a.ring != nil {
+		a.issuer = a.issuer.WithIDTokenKeys(a.ring)
+	}
 	return a, nil
 }
 

@@ -52,7 +52,9 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		case err != nil:
 			return err
 		}
-		fmt.Fprintf(stdout, "rotated: current %s, next %s, retired %s\n", res.Current, res.Next, res.Retired)
+		for _, x := range res {
+			fmt.Fprintf(stdout, "rotated: current %s, next %s, retired %s, alg %s\n", x.Current, x.Next, x.Retired, x.Alg)
+		}
 		return nil
 	case "revoke":
 		if len(opts.args) != 1 {
@@ -62,7 +64,7 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "revoked %s: removed from the JWKS; current %s, next %s\n", res.Revoked, res.Current, res.Next)
+		fmt.Fprintf(stdout, "revoked %s: removed from the JWKS; current %s, next %s, alg %s\n", res.Revoked, res.Current, res.Next, res.Alg)
 		return nil
 	default:
 		return fmt.Errorf("keys: unknown subcommand %q (want list, rotate or revoke)", args[0])

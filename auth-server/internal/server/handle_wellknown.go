@@ -49,10 +49,20 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 		"token_endpoint_auth_methods_supported": authMethods,
 		"revocation_endpoint_auth_methods_supported": authMethods,
 		"response_types_supported":                   []string{"token"},
-		"id_token_signing_alg_values_supported":      []string{s.cfg.Algorithm},
+		"id_token_signing_alg_values_supported":      s.idTokenAlgs(),
 		"subject_types_supported":                    []string{"public"},
 		"scopes_supported":                           clients.Builtin().Scopes,
 		"userinfo_endpoint":                          iss + "/me",
 	})
 	return nil
+}
+
+// idTokenAlgs lists the algorithms ID tokens can be signed with now, from the live key set:
+// the key ring's lifecycles with a current key (RS256 first). A key set that signs no ID
+// tokens (HS256 mode) gives the configured algorithm, as before.
+func (s *Server) idTokenAlgs() []string {
+	if ks, ok := s.keys.(interface{ IDTokenAlgs() []string }); ok {
+		return ks.IDTokenAlgs()
+	}
+	return []string{s.cfg.Algorithm}
 }
