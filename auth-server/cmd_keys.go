@@ -20,14 +20,14 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 	if len(args) == 0 {
 		return errors.New("keys: want list, rotate or revoke")
 	}
-	if cfg.Algorithm == "HS256" {
-		return errors.New("keys: ALGORITHM is HS256, which signs with SECRET_KEY: there are no signing keys to manage")
-	}
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	if a.ring == nil { // HS256 on PostgreSQL without KEY_ENCRYPTION_KEY: no ID-token keys either
+		return errors.New("keys: ALGORITHM is HS256, which signs with SECRET_KEY, and without KEY_ENCRYPTION_KEY there are no ID-token keys: there are no signing keys to manage")
+	}
 	if err := a.ring.Bootstrap(ctx); err != nil {
 		return err
 	}

@@ -182,3 +182,46 @@ func signJWT(t *testing.T, key jose.SigningKey, typ string, claims any) string {
 	}
 	return tok
 }
+
+// TestHS256ModeIDTokenKeys: in HS256 mode access tokens are signed with SECRET_KEY, and the
+// key ring keeps an RS256 lifecycle for ID tokens alone (embedded SQLite: its generated
+// key-encryption key). The JWKS publishes those RS256 keys and never the secret; the metadata
+// lists RS256; `keys list` shows them; HS256 access tokens verify as before.
+func TestHS256ModeIDTokenKeys(t *testing.T) {
+	t.Parallel()
+	st := startStack(t, StackOptions{Auth: map[string]string{"ALGORITHM": "HS256", "SECRET_KEY": testSecret, "KEY_ENCRYPTION_KEY": ""}})
+	c := newClient(t)
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	c.Get(st.Auth.URL+"/.well-known/jwks.json").Want(t, http.StatusOK).JSON(t, &doc)
+	if len(doc.Keys) != 2 {
+		t.Fatalf("JWKS has %d keys, want the RS256 current and next", len(doc.Keys))
+	}
+	for _, k := range doc.Keys {
+		if k["alg"] != "RS256" || k["kty"] != "RSA" || k["k"] != nil || k["d"] != nil {
+			t.Errorf("JWKS key %v", k)
+		}
+	}
+	var md struct {
+		Algs []string `json:"id_token_signing_alg_values_supported"`
+	}
+	c.Get(st.Auth.URL+"/.well-known/openid-configuration").Want(t, http.StatusOK).JSON(t, &md)
+	if !slices.Equal(md.Algs, []string{"RS256"}) {
+		t.Errorf("id_token_signing_alg_values_supported = %v, want [RS256]", md.Algs)
+	}
+	ks := listAllKeys(t, st.Auth)
+	if len(ks) != 2 || ks[0].Alg != "RS256" || ks[1].Alg != "RS256" {
+		t.Errorf("keys list: %+v", ks)
+	}
+	user := c.signup(st.Auth.URL, "hs-idkeys")
+	if alg := jwtHeader(t, user.Tokens.AccessToken)["alg"]; alg != "HS256" {
+		t.Fatalf("access token alg %v, want HS256", alg)
+	}
+	c.Get(st.Resource.URL+"/whoami", bearer(user.Tokens.AccessToken)).Want(t, http.StatusOK)
+	c.Get(st.Auth.URL+"/me", bearer(user.Tokens.AccessToken)).Want(t, http.StatusOK)
+	st.Auth.MustCLI("keys", "rotate", "--force")
+	if ks := listAllKeys(t, st.Auth); len(ks) != 3 {
+		t.Errorf("after rotate: %+v", ks)
+	}
+}
