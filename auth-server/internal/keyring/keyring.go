@@ -258,7 +258,7 @@ func (r *Ring) Reload(ctx context.Context) error {
 func (r *Ring) build(ks []keys.Key, version int64) (*snapshot, error) {
 	now := r.now()
 	s := &snapshot{version: version, all: ks, builtAt: now, signing: map[string]jose.SigningKey{}, kids: map[string]string{}}
-	for _, alg := range keys.Algs(ks) {
+	for _, alg := range r.algs { // an unmanaged lifecycle (ALGORITHM changed since) never signs
 		cur, ok := keys.CurrentFor(ks, alg)
 		if !ok {
 			continue

@@ -386,3 +386,43 @@ func TestKeysGeneratedOutsideTheTransaction(t *testing.T) {
 		}
 	})
 }
+
+// A lifecycle of an algorithm the ring no longer manages (ALGORITHM changed from ES256 to
+// RS256) stays published until it is revoked, but never signs: not for access tokens, not for
+// ID tokens, and it is not rotated.
+func TestUnmanagedLifecycleNeverSigns(t *testing.T) {
+	d := testdb.Open(t, testdb.SQLiteURL(t), db.AuthSchema)
+	ctx, c := context.Background(), &clock{t: time.Now()}
+	if err := newRing(t, d, c).Bootstrap(ctx); err != nil { // ES256 + RS256
+		t.Fatal(err)
+	}
+	sealer, err := keys.NewSealer([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := keyring.New(store.New(d), sealer, policy, "RS256", c.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := r.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	es, _ := keys.CurrentFor(r.Keys(), "ES256")
+	if sk, err := r.SigningKey(); err != nil || sk.Algorithm != "RS256" || len(r.Keys()) != 4 {
+		t.Fatalf("RS256 ring: %v %v, %d keys", sk.Algorithm, err, len(r.Keys()))
+	}
+	if _, err := r.SigningKeyFor("ES256"); !errors.Is(err, keyring.ErrNoSigningKey) {
+		t.Errorf("unmanaged ES256 key signs: %v", err)
+	}
+	if got := r.IDTokenAlgs(); !slices.Equal(got, []string{"RS256"}) {
+		t.Errorf("IDTokenAlgs = %v", got)
+	}
+	if body, _ := r.JWKS(); !strings.Contains(string(body), es.KID) {
+		t.Error("the unmanaged lifecycle's keys left the JWKS")
+	}
+	c.Advance(time.Hour)
+	res, err := r.Rotate(ctx, false)
+	if err != nil || len(res) != 1 || res[0].Alg != "RS256" {
+		t.Fatalf("rotate: %+v %v", res, err)
+	}
+	if still, _ := keys.CurrentFor(r.Keys(), "ES256"); still.KID != es.KID {
+		t.Errorf("the unmanaged lifecycle was rotated: %s, was %s", still.KID, es.KID)
+	}
+}
