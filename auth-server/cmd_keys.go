@@ -64,6 +64,10 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		if err != nil {
 			return err
 		}
+		if res.Current == "" { // the last signing key of an algorithm ALGORITHM no longer names
+			fmt.Fprintf(stdout, "revoked %s: removed from the JWKS; no %s key is current any more (ALGORITHM does not use it)\n", res.Revoked, res.Alg)
+			return nil
+		}
 		fmt.Fprintf(stdout, "revoked %s: removed from the JWKS; current %s, next %s, alg %s\n", res.Revoked, res.Current, res.Next, res.Alg)
 		return nil
 	default:

@@ -55,7 +55,8 @@ func NextFor(ks []Key, alg string) (Key, bool) { return Next(ForAlg(ks, alg)) }
 
 // CheckSet is [Check] for a set of several lifecycles: every algorithm present must pass
 // [Check] on its own (one current key each, at most one next key each), and kids are unique
-// across the whole set. An empty set passes.
+// across the whole set. An empty set passes. A lifecycle that has ended ([RevokeEnding]: no
+// current and no next key, only retired and revoked ones) passes when each key is sound.
 func CheckSet(ks []Key) error {
 	seen := make(map[string]bool, len(ks))
 	for _, k := range ks {
@@ -65,11 +66,50 @@ func CheckSet(ks []Key) error {
 		seen[k.KID] = true
 	}
 	for _, alg := range Algs(ks) {
-		if err := Check(ForAlg(ks, alg)); err != nil {
+		lc := ForAlg(ks, alg)
+		_, hasCurrent := Current(lc)
+		_, hasNext := Next(lc)
+		if !hasCurrent && !hasNext {
+			for _, k := range lc {
+				if err := checkKey(k); err != nil {
+					return fmt.Errorf("%s lifecycle: %w: key %q: %s", alg, ErrInvalidKeys, k.KID, err)
+				}
+			}
+			continue
+		}
+		if err := Check(lc); err != nil {
 			return fmt.Errorf("%s lifecycle: %w", alg, err)
 		}
 	}
 	return nil
+}
+
+// RevokeEnding revokes kid in a lifecycle that is being wound down (its algorithm is no longer
+// configured, so it never signs) and returns the whole set. Unlike [RevokeKey] it publishes no
+// fresh key: revoking the current key promotes the next key if there is one, and otherwise
+// ends the lifecycle (no current key is left); revoking the next key leaves none. Revoking
+// every published key of an algorithm this way takes the algorithm out of the JWKS.
+func RevokeEnding(ks []Key, kid string, now time.Time) ([]Key, error) {
+	i := slices.IndexFunc(ks, func(k Key) bool { return k.KID == kid })
+	if i < 0 {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
+	}
+	was, alg := ks[i].State, ks[i].Alg
+	if was == StateRevoked {
+		return nil, fmt.Errorf("%w: %q", ErrAlreadyRevoked, kid)
+	}
+	out := slices.Clone(ks)
+	out[i].State, out[i].RevokedAt = StateRevoked, now
+	if was == StateCurrent {
+		out[i].RetiredAt = now
+		if j := slices.IndexFunc(out, func(k Key) bool { return k.Alg == alg && k.State == StateNext }); j >= 0 {
+			out[j].State, out[j].ActivatedAt = StateCurrent, now
+		}
+	}
+	if err := CheckSet(out); err != nil {
+		return nil, fmt.Errorf("keys: revoke: %w", err)
+	}
+	return out, nil
 }
 
 // RotateAlgs rotates the lifecycle of each algorithm in algs, at now, as [Rotate] does, and

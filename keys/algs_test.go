@@ -168,3 +168,40 @@ func TestPublishedEveryAlgorithm(t *testing.T) {
 		t.Errorf("published %v, want %v", got, want)
 	}
 }
+
+// RevokeEnding winds an unused algorithm's lifecycle down without fresh keys: the next key is
+// promoted when the current one goes, and the last one ends the lifecycle, which CheckSet
+// accepts; the other lifecycle is untouched.
+func TestRevokeEnding(t *testing.T) {
+	out, err := RevokeEnding(twoLifecycles(), "ec", at(40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]State{"ec": StateRevoked, "en": StateCurrent, "rc": StateCurrent, "rn": StateNext}
+	if got := states(out); !reflect.DeepEqual(got, want) {
+		t.Errorf("revoke ES256 current: %v, want %v", got, want)
+	}
+	out, err = RevokeEnding(out, "en", at(41))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]State{"ec": StateRevoked, "en": StateRevoked, "rc": StateCurrent, "rn": StateNext}
+	if got := states(out); !reflect.DeepEqual(got, want) {
+		t.Errorf("revoke the last ES256 key: %v, want %v", got, want)
+	}
+	if err := CheckSet(out); err != nil {
+		t.Errorf("an ended lifecycle: %v", err)
+	}
+	for _, k := range Published(out, at(41), testPolicy()) {
+		if k.Alg == AlgES256 {
+			t.Errorf("ended lifecycle's key %s published", k.KID)
+		}
+	}
+	// A lifecycle with a next key but no current one is still refused.
+	if err := CheckSet([]Key{fake("en", StateNext, at(0)), fake("ev", StateRevoked, at(0))}); !errors.Is(err, ErrInvalidKeys) {
+		t.Errorf("next without current: %v", err)
+	}
+	if _, err := RevokeEnding(out, "en", at(42)); !errors.Is(err, ErrAlreadyRevoked) {
+		t.Errorf("twice: %v", err)
+	}
+}

@@ -425,4 +425,32 @@ func TestUnmanagedLifecycleNeverSigns(t *testing.T) {
 	if still, _ := keys.CurrentFor(r.Keys(), "ES256"); still.KID != es.KID {
 		t.Errorf("the unmanaged lifecycle was rotated: %s, was %s", still.KID, es.KID)
 	}
+	// Revoking its keys one by one ends it, without fresh ES256 keys; it stays ended.
+	generated := 0
+	keyring.SetGenerate(r, func(alg string, now time.Time, s *keys.Sealer) (keys.Key, error) {
+		generated++
+		return keys.Generate(alg, now, s)
+	})
+	esNext, _ := keys.NextFor(r.Keys(), "ES256")
+	if res, err := r.Revoke(ctx, es.KID); err != nil || res.Current != esNext.KID {
+		t.Fatalf("revoke the unmanaged current key: %+v %v", res, err)
+	}
+	if res, err := r.Revoke(ctx, esNext.KID); err != nil || res.Current != "" || res.Next != "" {
+		t.Fatalf("revoke the last unmanaged key: %+v %v", res, err)
+	}
+	if generated != 0 {
+		t.Errorf("generated %d keys to revoke an unmanaged lifecycle's keys", generated)
+	}
+	if err := r.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.CheckSet(r.Keys()); err != nil || !r.Ready() {
+		t.Fatalf("after ending ES256: %v, ready %t", err, r.Ready())
+	}
+	if body, _ := r.JWKS(); strings.Contains(string(body), `"ES256"`) {
+		t.Errorf("ES256 keys still published: %s", body)
+	}
+	if _, ok := keys.CurrentFor(r.Keys(), "ES256"); ok {
+		t.Error("the ended lifecycle came back")
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/keys"
@@ -90,18 +92,27 @@ func (r *Ring) rotate(ctx context.Context, algs []string, force, automatic bool)
 // promotes the next key of its algorithm without waiting (an emergency) and publishes a fresh
 // next key of that algorithm, generated before the transaction opens. The audit event of the
 // revocation is written in its transaction.
+//
+// A key of an algorithm the ring does not manage (ALGORITHM changed since) is revoked without a
+// fresh key (keys.RevokeEnding): revoking such a lifecycle's keys one by one ends it.
 func (r *Ring) Revoke(ctx context.Context, kid string) (Result, error) {
 	alg, err := r.algOf(ctx, kid)
 	if err != nil {
 		return Result{}, fmt.Errorf("revoke %s: %w", kid, err)
 	}
-	fresh, err := r.generateKeys(alg, 1)
-	if err != nil {
-		return Result{}, fmt.Errorf("revoke %s: %w", kid, err)
+	revoke := keys.RevokeEnding
+	if slices.Contains(r.algs, alg) {
+		fresh, err := r.generateKeys(alg, 1)
+		if err != nil {
+			return Result{}, fmt.Errorf("revoke %s: %w", kid, err)
+		}
+		revoke = func(ks []keys.Key, kid string, now time.Time) ([]keys.Key, error) {
+			return keys.RevokeKey(ks, kid, now, fresh[0])
+		}
 	}
 	var res Result
 	_, err = r.store.UpdateKeys(ctx, func(old []keys.Key) ([]keys.Key, error) {
-		out, err := keys.RevokeKey(old, kid, r.now(), fresh[0])
+		out, err := revoke(old, kid, r.now())
 		if err != nil {
 			return nil, err
 		}
