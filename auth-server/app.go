@@ -26,7 +26,7 @@ type app struct {
 	log    *slog.Logger
 	db     *db.DB
 	store  *store.Store
-	ring   *keyring.Ring   // nil in HS256 mode
+	ring   *keyring.Ring   // in HS256 mode the RS256 ID-token lifecycle alone, nil without a KEK on PostgreSQL
 	hs     tokens.HS256Key // HS256 mode only
 	issuer *tokens.Issuer
 	keySet server.KeySet
@@ -53,6 +53,10 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if cfg.Algorithm == "HS256" {
 		a.hs = tokens.NewHS256Key(cfg.SecretKey)
 		ks, a.keySet = a.hs, a.hs
+		if err := a.openIDTokenRing(); err != nil {
+			_ = d.Close()
+			return nil, err
+		}
 	} else {
 		sealer, err := a.sealer()
 		if err != nil {
@@ -70,7 +74,30 @@ func openApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		}
 	}
 	a.issuer = tokens.NewIssuer(cfg.Issuer, cfg.Audience, cfg.AccessTTL, ks, time.Now)
+	if a.ring != nil {
+		a.issuer = a.issuer.WithIDTokenKeys(a.ring)
+	}
 	return a, nil
+}
+
+// openIDTokenRing gives HS256 mode its key ring: access tokens are signed with SECRET_KEY, but
+// ID tokens need an asymmetric key that clients can verify (OpenID Connect Discovery requires
+// RS256), so the ring keeps an RS256 lifecycle and the JWKS publishes its keys only. It needs
+// a key-encryption key: KEY_ENCRYPTION_KEY, or the generated one of the embedded SQLite store.
+// On PostgreSQL without KEY_ENCRYPTION_KEY (which HS256 mode never required) there is no ring:
+// no ID tokens, an empty JWKS, as before; a warning says so.
+func (a *app) openIDTokenRing() error {
+	if a.cfg.KEK == nil && strings.HasPrefix(a.cfg.DatabaseURL, "postgres") {
+		a.log.Warn("ALGORITHM=HS256 on PostgreSQL without KEY_ENCRYPTION_KEY: no RS256 keys for ID tokens; set KEY_ENCRYPTION_KEY to issue them")
+		return nil
+	}
+	sealer, err := a.sealer()
+	if err != nil {
+		return err
+	}
+	a.ring = keyring.New(a.store, sealer, a.cfg.keyPolicy(), a.cfg.Algorithm, time.Now, a.log)
+	a.keySet = a.ring // its JWKS holds the RS256 keys alone: the secret is never published
+	return nil
 }
 
 func (c config) keyPolicy() keys.Policy {
@@ -120,12 +147,4 @@ func (a *app) sealer() (*keys.Sealer, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return keys.NewSealer(kek)
-}
-
-// keySource is the key set's signing source: the ring, or the HS256 secret.
-func (a *app) keySource() tokens.KeySource {
-	if a.ring != nil {
-		return a.ring
-	}
-	return a.hs
 }

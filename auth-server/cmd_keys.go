@@ -20,14 +20,14 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 	if len(args) == 0 {
 		return errors.New("keys: want list, rotate or revoke")
 	}
-	if cfg.Algorithm == "HS256" {
-		return errors.New("keys: ALGORITHM is HS256, which signs with SECRET_KEY: there are no signing keys to manage")
-	}
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	if a.ring == nil { // HS256 on PostgreSQL without KEY_ENCRYPTION_KEY: no ID-token keys either
+		return errors.New("keys: ALGORITHM is HS256, which signs with SECRET_KEY, and without KEY_ENCRYPTION_KEY there are no ID-token keys: there are no signing keys to manage")
+	}
 	if err := a.ring.Bootstrap(ctx); err != nil {
 		return err
 	}
@@ -52,7 +52,9 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		case err != nil:
 			return err
 		}
-		fmt.Fprintf(stdout, "rotated: current %s, next %s, retired %s\n", res.Current, res.Next, res.Retired)
+		for _, x := range res {
+			fmt.Fprintf(stdout, "rotated: current %s, next %s, retired %s, alg %s\n", x.Current, x.Next, x.Retired, x.Alg)
+		}
 		return nil
 	case "revoke":
 		if len(opts.args) != 1 {
@@ -62,7 +64,11 @@ func keysCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "revoked %s: removed from the JWKS; current %s, next %s\n", res.Revoked, res.Current, res.Next)
+		if res.Current == "" { // the last signing key of an algorithm ALGORITHM no longer names
+			fmt.Fprintf(stdout, "revoked %s: removed from the JWKS; no %s key is current any more (ALGORITHM does not use it)\n", res.Revoked, res.Alg)
+			return nil
+		}
+		fmt.Fprintf(stdout, "revoked %s: removed from the JWKS; current %s, next %s, alg %s\n", res.Revoked, res.Current, res.Next, res.Alg)
 		return nil
 	default:
 		return fmt.Errorf("keys: unknown subcommand %q (want list, rotate or revoke)", args[0])

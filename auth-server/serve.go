@@ -50,6 +50,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	var mailRelay *mailrelay.Relay // set below, before any request can queue a mail
+	// id_token_hint: ID tokens are checked on the ring's ID-token keys (RS256).
+	var idv account.IDTokenVerifier
+	if a.ring != nil {
+		v, err := bearer.New(ctx, bearer.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithm: "RS256", Keys: a.ring,
+			Leeway: cfg.Leeway, Now: time.Now, Logger: log.With("component", "id_token_hint")})
+		if err != nil {
+			return err
+		}
+		idv = server.BearerVerifier{V: v}
+	}
 	accounts := account.New(account.Config{
 		Throttle: throttlePolicy, SyncTargets: cfg.SyncURLs, Mail: cfg.mailPolicy(),
 		Refresh:   refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
@@ -57,8 +67,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}, account.Deps{
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Observer: metrics.AccountObserver(),
 		Verifier: server.BearerVerifier{V: bv}, Logger: log, Now: time.Now, SyncNotify: syncNotify,
-		IDTokens:   idTokenSigner{issuer: cfg.Issuer, ttl: cfg.AccessTTL, keys: a.keySource(), now: time.Now},
-		IDVerifier: server.BearerVerifier{V: bv},
+		IDTokens:   idTokenSigner{issuer: a.issuer},
+		IDVerifier: idv,
 		MailNotify: func() { mailRelay.Notify() },
 		Sealer:     a.sealed,
 	})

@@ -27,8 +27,29 @@ type listedKey struct {
 	RemoveAt  string `json:"remove_at"`
 }
 
-// listKeys runs `keys list --json` for p's database.
+// listKeys runs `keys list --json` for p's database and returns the keys of p's access-token
+// algorithm (ALGORITHM, ES256 by default): the lifecycle the tests of access tokens look at.
+// listAllKeys returns every lifecycle's, the RS256 ID-token keys included.
 func listKeys(t testing.TB, p *Proc) []listedKey {
+	t.Helper()
+	alg := strings.ToUpper(p.env["ALGORITHM"])
+	switch alg {
+	case "":
+		alg = "ES256"
+	case "EDDSA":
+		alg = "EdDSA"
+	}
+	var out []listedKey
+	for _, k := range listAllKeys(t, p) {
+		if k.Alg == alg {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// listAllKeys runs `keys list --json` for p's database: every algorithm's keys.
+func listAllKeys(t testing.TB, p *Proc) []listedKey {
 	t.Helper()
 	res := p.MustCLI("keys", "list", "--json")
 	var ks []listedKey

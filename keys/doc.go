@@ -31,4 +31,11 @@
 // JWKS expires. [Revoke] removes a compromised key from the JWKS at once; if
 // it was current, the next key starts signing immediately. Revoked keys stay in
 // the table for [KeepRevoked] so that operators can still list them.
+//
+// # Several algorithms
+//
+// A key set holds one such lifecycle per algorithm (the access-token algorithm's, and RS256's
+// for ID tokens). The single-lifecycle functions take one algorithm's keys; [ForAlg],
+// [ReplaceAlg], [RotateAlgs], [RevokeKey] and [CheckSet] split a mixed set by algorithm and put
+// it back together. [Published] and [Prune] take a mixed set as it is.
 package keys

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,20 +37,21 @@ type Store interface {
 type snapshot struct {
 	version int64
 	all     []keys.Key
-	signing jose.SigningKey
-	kid     string
-	alg     string
+	signing map[string]jose.SigningKey // by algorithm: each lifecycle's current key
+	kids    map[string]string          // by algorithm: the current key's kid
 	jwks    []byte
 	etag    string
 	builtAt time.Time
 }
 
-// Ring holds the current snapshot and refreshes it.
+// Ring holds the current snapshot and refreshes it. It keeps one key lifecycle per algorithm
+// it manages (see New), each with its own next, current and retired keys.
 type Ring struct {
 	store  Store
 	sealer *keys.Sealer
 	policy keys.Policy
-	alg    string
+	alg    string   // the access-token algorithm (ALGORITHM)
+	algs   []string // the managed lifecycles: alg unless HS256, then RS256 for ID tokens, then extras
 	now    func() time.Time
 	log    *slog.Logger
 	// generate makes a key's material (keys.Generate; a test hook).
@@ -61,29 +63,86 @@ type Ring struct {
 	OnChange func(ks []keys.Key)
 }
 
-// New returns a Ring for keys of algorithm alg, sealed by sealer, under policy.
+// IDTokenAlg is the algorithm of ID tokens unless a client asks for another: OpenID Connect
+// Discovery requires RS256, so the ring always keeps an RS256 lifecycle.
+const IDTokenAlg = keys.AlgRS256
+
+// New returns a Ring for access tokens of algorithm alg, sealed by sealer, under policy. The
+// ring manages the lifecycle of alg and, when alg is not RS256, an RS256 lifecycle for ID
+// tokens. With alg HS256 (signed with SECRET_KEY, never a key of the ring) it manages only the
+// RS256 lifecycle, and SigningKey reports ErrNoSigningKey.
 func New(store Store, sealer *keys.Sealer, policy keys.Policy, alg string, now func() time.Time, log *slog.Logger) *Ring {
-	return &Ring{store: store, sealer: sealer, policy: policy, alg: alg, now: now, log: log, generate: keys.Generate}
+	r := &Ring{store: store, sealer: sealer, policy: policy, alg: alg, now: now, log: log, generate: keys.Generate}
+	if alg != "HS256" {
+		r.algs = append(r.algs, alg)
+	}
+	r.AddAlgorithms(IDTokenAlg)
+	return r
 }
 
-// SigningKey returns the current key, carrying its kid.
-func (r *Ring) SigningKey() (jose.SigningKey, error) {
+// AddAlgorithms makes the ring manage a lifecycle for each of algs too (ID tokens a client
+// registered another algorithm for); algorithms it manages already are ignored. Call it before
+// Bootstrap and Run, never concurrently with them.
+func (r *Ring) AddAlgorithms(algs ...string) {
+	for _, a := range algs {
+		if !slices.Contains(r.algs, a) {
+			r.algs = append(r.algs, a)
+		}
+	}
+}
+
+// Algorithms returns the algorithms whose lifecycles the ring manages, the access-token
+// algorithm first.
+func (r *Ring) Algorithms() []string { return slices.Clone(r.algs) }
+
+// SigningKey returns the access-token algorithm's current key, carrying its kid.
+func (r *Ring) SigningKey() (jose.SigningKey, error) { return r.SigningKeyFor(r.alg) }
+
+// SigningKeyFor returns the current key of algorithm alg, carrying its kid; ErrNoSigningKey
+// when none is loaded.
+func (r *Ring) SigningKeyFor(alg string) (jose.SigningKey, error) {
 	s := r.cur.Load()
-	if s == nil || s.kid == "" {
+	if s == nil {
 		return jose.SigningKey{}, ErrNoSigningKey
 	}
-	return s.signing, nil
+	sk, ok := s.signing[alg]
+	if !ok {
+		return jose.SigningKey{}, fmt.Errorf("%w for %s", ErrNoSigningKey, alg)
+	}
+	return sk, nil
 }
 
-// CurrentKID returns the kid of the signing key ("" when none).
-func (r *Ring) CurrentKID() string {
+// CurrentKID returns the kid of the access-token signing key ("" when none).
+func (r *Ring) CurrentKID() string { return r.CurrentKIDFor(r.alg) }
+
+// CurrentKIDFor returns the kid of algorithm alg's current key ("" when none).
+func (r *Ring) CurrentKIDFor(alg string) string {
 	if s := r.cur.Load(); s != nil {
-		return s.kid
+		return s.kids[alg]
 	}
 	return ""
 }
 
-// JWKS returns the published key set document and its ETag.
+// IDTokenAlgs returns the algorithms an ID token can be signed with now: those of the managed
+// lifecycles with a current key loaded, RS256 first (for id_token_signing_alg_values_supported).
+func (r *Ring) IDTokenAlgs() []string {
+	s := r.cur.Load()
+	if s == nil {
+		return []string{}
+	}
+	out := []string{}
+	if _, ok := s.signing[IDTokenAlg]; ok {
+		out = append(out, IDTokenAlg)
+	}
+	for _, a := range r.algs {
+		if _, ok := s.signing[a]; ok && a != IDTokenAlg {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// JWKS returns the published key set document and its ETag: every algorithm's published keys.
 func (r *Ring) JWKS() ([]byte, string) {
 	s := r.cur.Load()
 	if s == nil {
@@ -92,7 +151,7 @@ func (r *Ring) JWKS() ([]byte, string) {
 	return s.jwks, s.etag
 }
 
-// Keys returns the loaded key set.
+// Keys returns the loaded key set, every algorithm's keys.
 func (r *Ring) Keys() []keys.Key {
 	if s := r.cur.Load(); s != nil {
 		return s.all
@@ -109,34 +168,69 @@ func (r *Ring) StateCounts() map[string]int {
 	return out
 }
 
-// Ready reports whether a signing key is loaded.
-func (r *Ring) Ready() bool { _, err := r.SigningKey(); return err == nil }
+// Ready reports whether every managed algorithm's signing key is loaded.
+func (r *Ring) Ready() bool {
+	for _, a := range r.algs {
+		if _, err := r.SigningKeyFor(a); err != nil {
+			return false
+		}
+	}
+	return true
+}
 
-// Bootstrap creates the first current and next keys when the store has none; a replica that
-// finds keys already there changes nothing. The keys are generated before the transaction
-// opens, once a read found none, and dropped if another replica bootstrapped meanwhile.
+// Bootstrap creates the first current and next keys of every managed algorithm that has no
+// current key: all of them on an empty store, the RS256 ID-token lifecycle alone on a store
+// made before it existed. A replica that finds them there changes nothing. The keys are
+// generated before the transaction opens, once a read found them missing, and dropped if
+// another replica bootstrapped meanwhile.
 func (r *Ring) Bootstrap(ctx context.Context) error {
 	ks, _, err := r.store.Keys(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap keys: %w", err)
 	}
-	if _, ok := keys.Current(ks); ok {
+	missing := r.missing(ks)
+	if len(missing) == 0 {
 		return r.Reload(ctx)
 	}
-	fresh, err := r.generateKeys(2)
-	if err != nil {
-		return fmt.Errorf("bootstrap keys: %w", err)
+	fresh := map[string][]keys.Key{}
+	for _, a := range missing {
+		if fresh[a], err = r.generateKeys(a, 2); err != nil {
+			return fmt.Errorf("bootstrap keys: %w", err)
+		}
 	}
 	_, err = r.store.UpdateKeys(ctx, func(old []keys.Key) ([]keys.Key, error) {
-		if _, ok := keys.Current(old); ok {
+		still := r.missing(old)
+		if len(still) == 0 {
 			return nil, errUnchanged
 		}
-		return append(old, keys.Bootstrap(r.now(), fresh[0], fresh[1])...), nil
+		out := old
+		for _, a := range still {
+			f, ok := fresh[a]
+			if !ok { // appeared after the read (another replica, configured otherwise): left to the next start
+				continue
+			}
+			out = append(out, keys.Bootstrap(r.now(), f[0], f[1])...)
+		}
+		return out, nil
 	}, nil)
 	if err != nil && !errors.Is(err, errUnchanged) {
 		return fmt.Errorf("bootstrap keys: %w", err)
 	}
+	if len(ks) > 0 && err == nil {
+		r.log.Info("created the first keys of a new signing-key lifecycle", "algs", missing)
+	}
 	return r.Reload(ctx)
+}
+
+// missing returns the managed algorithms without a current key in ks.
+func (r *Ring) missing(ks []keys.Key) []string {
+	var out []string
+	for _, a := range r.algs {
+		if _, ok := keys.CurrentFor(ks, a); !ok {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // errUnchanged aborts an update that found nothing to do; the transaction rolls back.
@@ -163,13 +257,17 @@ func (r *Ring) Reload(ctx context.Context) error {
 
 func (r *Ring) build(ks []keys.Key, version int64) (*snapshot, error) {
 	now := r.now()
-	s := &snapshot{version: version, all: ks, builtAt: now}
-	if cur, ok := keys.Current(ks); ok {
+	s := &snapshot{version: version, all: ks, builtAt: now, signing: map[string]jose.SigningKey{}, kids: map[string]string{}}
+	for _, alg := range r.algs { // an unmanaged lifecycle (ALGORITHM changed since) never signs
+		cur, ok := keys.CurrentFor(ks, alg)
+		if !ok {
+			continue
+		}
 		sk, err := r.sealer.SigningKey(cur)
 		if err != nil {
 			return nil, fmt.Errorf("open current key %s: %w", cur.KID, err)
 		}
-		s.signing, s.kid, s.alg = sk, cur.KID, cur.Alg
+		s.signing[alg], s.kids[alg] = sk, cur.KID
 	}
 	published := keys.Published(ks, now, r.policy)
 	doc, err := keys.JWKS(published)
@@ -224,8 +322,24 @@ func (r *Ring) prune(ctx context.Context) error {
 	return r.Reload(ctx)
 }
 
+// due returns the managed algorithms whose lifecycle is due for automatic rotation now.
+func (r *Ring) due() []string {
+	if r.policy.RotateEvery <= 0 {
+		return nil
+	}
+	var out []string
+	ks, now := r.Keys(), r.now()
+	for _, a := range r.algs {
+		if keys.DueForRotation(keys.ForAlg(ks, a), now, r.policy) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // Run polls for key changes every interval, and rotates automatically when the policy says
-// so, until ctx ends. Failures are logged and retried at the next tick.
+// so (each algorithm's lifecycle when it is due; those due together in one change), until ctx
+// ends. Failures are logged and retried at the next tick.
 func (r *Ring) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -242,15 +356,17 @@ func (r *Ring) Run(ctx context.Context, interval time.Duration) {
 		if err := r.prune(ctx); err != nil {
 			r.log.Warn("key prune failed", "err", err)
 		}
-		if r.policy.RotateEvery > 0 && keys.DueForRotation(r.Keys(), r.now(), r.policy) {
-			res, err := r.rotate(ctx, false, true)
+		if due := r.due(); len(due) > 0 {
+			res, err := r.rotate(ctx, due, false, true)
 			switch {
 			case errors.Is(err, ErrAlreadyRotated):
 				r.log.Info("automatic rotation done by another replica")
 			case err != nil:
 				r.log.Warn("automatic rotation failed", "err", err)
 			default:
-				r.log.Info("keys rotated automatically", "kid", res.Current, "next", res.Next)
+				for _, x := range res {
+					r.log.Info("keys rotated automatically", "alg", x.Alg, "kid", x.Current, "next", x.Next)
+				}
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -57,11 +58,43 @@ func TestBootstrapRotateRevoke(t *testing.T) {
 		if err := b.Bootstrap(ctx); err != nil { // a second replica changes nothing
 			t.Fatal(err)
 		}
-		if a.CurrentKID() == "" || a.CurrentKID() != b.CurrentKID() || len(a.Keys()) != 2 {
-			t.Fatalf("bootstrap: %q %q %d", a.CurrentKID(), b.CurrentKID(), len(a.Keys()))
+		// Two lifecycles: ES256 for access tokens, RS256 for ID tokens, each current + next.
+		if got := a.Algorithms(); !slices.Equal(got, []string{"ES256", "RS256"}) {
+			t.Fatalf("algorithms = %v", got)
 		}
-		first := a.CurrentKID()
-		next, _ := keys.Next(a.Keys())
+		for _, alg := range []string{"ES256", "RS256"} {
+			if a.CurrentKIDFor(alg) == "" || a.CurrentKIDFor(alg) != b.CurrentKIDFor(alg) || len(keys.ForAlg(a.Keys(), alg)) != 2 {
+				t.Fatalf("bootstrap %s: %q %q %d", alg, a.CurrentKIDFor(alg), b.CurrentKIDFor(alg), len(keys.ForAlg(a.Keys(), alg)))
+			}
+		}
+		if len(a.Keys()) != 4 || a.CurrentKID() != a.CurrentKIDFor("ES256") || !a.Ready() {
+			t.Fatalf("bootstrap: %d keys, current %q, ready %t", len(a.Keys()), a.CurrentKID(), a.Ready())
+		}
+		if sk, err := a.SigningKey(); err != nil || sk.Algorithm != "ES256" {
+			t.Fatalf("access signing key: %v %v", sk.Algorithm, err)
+		}
+		if sk, err := a.SigningKeyFor("RS256"); err != nil || sk.Algorithm != "RS256" {
+			t.Fatalf("ID-token signing key: %v %v", sk.Algorithm, err)
+		}
+		if _, err := a.SigningKeyFor("EdDSA"); !errors.Is(err, keyring.ErrNoSigningKey) {
+			t.Fatalf("unmanaged algorithm: %v", err)
+		}
+		if got := a.IDTokenAlgs(); !slices.Equal(got, []string{"RS256", "ES256"}) {
+			t.Errorf("ID-token algorithms = %v", got)
+		}
+		first := map[string]string{"ES256": a.CurrentKIDFor("ES256"), "RS256": a.CurrentKIDFor("RS256")}
+		next := map[string]string{}
+		for alg := range first {
+			n, _ := keys.NextFor(a.Keys(), alg)
+			next[alg] = n.KID
+		}
+		// The JWKS publishes both lifecycles' keys.
+		body, _ := a.JWKS()
+		for _, k := range a.Keys() {
+			if !strings.Contains(string(body), k.KID) {
+				t.Errorf("%s key %s not in the JWKS", k.Alg, k.KID)
+			}
+		}
 
 		_, err := a.Rotate(ctx, false)
 		var early *keys.TooEarlyError
@@ -70,27 +103,131 @@ func TestBootstrapRotateRevoke(t *testing.T) {
 		}
 		c.Advance(20 * time.Minute)
 		res, err := a.Rotate(ctx, false)
-		if err != nil || res.Current != next.KID || res.Retired != first {
+		if err != nil || len(res) != 2 {
 			t.Fatalf("rotate: %+v %v", res, err)
+		}
+		for i, alg := range []string{"ES256", "RS256"} {
+			if res[i].Alg != alg || res[i].Current != next[alg] || res[i].Retired != first[alg] || a.CurrentKIDFor(alg) != next[alg] {
+				t.Errorf("rotate %s: %+v", alg, res[i])
+			}
 		}
 		// b still holds the old snapshot: its rotation finds the work done.
 		if _, err := b.Rotate(ctx, false); !errors.Is(err, keyring.ErrAlreadyRotated) {
 			t.Fatalf("stale replica rotate: %v", err)
 		}
-		if err := b.Reload(ctx); err != nil || b.CurrentKID() != next.KID {
-			t.Errorf("b after reload: %s %v", b.CurrentKID(), err)
+		if err := b.Reload(ctx); err != nil || b.CurrentKID() != next["ES256"] || b.CurrentKIDFor("RS256") != next["RS256"] {
+			t.Errorf("b after reload: %s %s %v", b.CurrentKID(), b.CurrentKIDFor("RS256"), err)
 		}
-		// The retired key is still published, so its tokens still verify.
-		if body, _ := a.JWKS(); !strings.Contains(string(body), first) {
+		// The retired keys are still published, so their tokens still verify.
+		body, _ = a.JWKS()
+		if !strings.Contains(string(body), first["ES256"]) || !strings.Contains(string(body), first["RS256"]) {
 			t.Error("retired key left the JWKS at once")
 		}
-		if _, err := a.Revoke(ctx, first); err != nil {
+		// Revoking the RS256 signing key touches the RS256 lifecycle alone.
+		before := a.CurrentKIDFor("ES256")
+		rr, err := a.Revoke(ctx, a.CurrentKIDFor("RS256"))
+		if err != nil {
 			t.Fatal(err)
 		}
-		if body, _ := a.JWKS(); strings.Contains(string(body), first) {
+		if rr.Alg != "RS256" || rr.Revoked != next["RS256"] || a.CurrentKIDFor("RS256") != rr.Current || a.CurrentKID() != before {
+			t.Errorf("revoke RS256: %+v; ES256 current %s, was %s", rr, a.CurrentKID(), before)
+		}
+		if err := keys.CheckSet(a.Keys()); err != nil {
+			t.Error(err)
+		}
+		if _, err := a.Revoke(ctx, first["ES256"]); err != nil {
+			t.Fatal(err)
+		}
+		body, _ = a.JWKS()
+		if strings.Contains(string(body), first["ES256"]) || strings.Contains(string(body), next["RS256"]) {
 			t.Error("revoked kid in the JWKS")
 		}
+		if _, err := a.Revoke(ctx, "no-such-kid"); !errors.Is(err, keys.ErrUnknownKey) {
+			t.Errorf("revoke unknown: %v", err)
+		}
+		// Each change is audited in its transaction, naming the algorithms.
+		trail, err := store.New(d).AuditPage(ctx, store.AuditQuery{Type: store.AuditKeyRotated, Limit: 10})
+		if err != nil || len(trail) != 1 || !strings.Contains(trail[0].Detail, "alg=ES256 current="+next["ES256"]) ||
+			!strings.Contains(trail[0].Detail, "alg=RS256 current="+next["RS256"]) {
+			t.Errorf("audit trail of the rotation = %+v, %v", trail, err)
+		}
 	})
+}
+
+// A database made before the RS256 ID-token lifecycle existed (ES256 keys only) gets RS256
+// current and next keys at start, its ES256 keys untouched; another replica picks them up.
+func TestBootstrapAddsIDTokenLifecycle(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		ctx, c := context.Background(), &clock{t: time.Now()}
+		sealer, err := keys.NewSealer([]byte(strings.Repeat("k", 32)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, err := keys.Generate("ES256", c.Now(), sealer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nxt, err := keys.Generate("ES256", c.Now(), sealer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := keys.Bootstrap(c.Now().Add(-time.Hour), cur, nxt)
+		if _, err := store.New(d).UpdateKeys(ctx, func([]keys.Key) ([]keys.Key, error) { return old, nil }, nil); err != nil {
+			t.Fatal(err)
+		}
+		other := newRing(t, d, c)
+		if err := other.Reload(ctx); err != nil || other.Ready() {
+			t.Fatalf("before: ready %t, %v", other.Ready(), err)
+		}
+		r := newRing(t, d, c)
+		if err := r.Bootstrap(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r.CurrentKID() != cur.KID || len(r.Keys()) != 4 || r.CurrentKIDFor("RS256") == "" || !r.Ready() {
+			t.Fatalf("after bootstrap: current %s (want %s), %d keys, RS256 %q", r.CurrentKID(), cur.KID, len(r.Keys()), r.CurrentKIDFor("RS256"))
+		}
+		if err := keys.CheckSet(r.Keys()); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.Reload(ctx); err != nil || other.CurrentKIDFor("RS256") != r.CurrentKIDFor("RS256") || !other.Ready() {
+			t.Fatalf("other replica: %q %v", other.CurrentKIDFor("RS256"), err)
+		}
+		// Now the lifecycles are out of step: ES256's next key is ready, RS256's is not, and
+		// an unforced rotation (of all of them) waits for the later one.
+		_, err = r.Rotate(ctx, false)
+		var early *keys.TooEarlyError
+		if !errors.As(err, &early) || early.Wait <= 19*time.Minute {
+			t.Fatalf("rotate with a young RS256 next key: %v", err)
+		}
+		res, err := r.Rotate(ctx, true)
+		if err != nil || len(res) != 2 || res[0].Retired != cur.KID || res[0].Current != nxt.KID {
+			t.Fatalf("forced rotate: %+v %v", res, err)
+		}
+	})
+}
+
+// In HS256 mode the ring keeps only the RS256 ID-token lifecycle; access tokens are signed
+// with SECRET_KEY, never a key of the ring.
+func TestHS256ModeRingHasOnlyIDTokenKeys(t *testing.T) {
+	d := testdb.Open(t, testdb.SQLiteURL(t), db.AuthSchema)
+	ctx, c := context.Background(), &clock{t: time.Now()}
+	sealer, err := keys.NewSealer([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := keyring.New(store.New(d), sealer, policy, "HS256", c.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := r.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys.Algs(r.Keys()); !slices.Equal(got, []string{"RS256"}) || len(r.Keys()) != 2 || !r.Ready() {
+		t.Fatalf("algorithms %v, %d keys", got, len(r.Keys()))
+	}
+	if _, err := r.SigningKey(); !errors.Is(err, keyring.ErrNoSigningKey) {
+		t.Errorf("access signing key in HS256 mode: %v", err)
+	}
+	if got := r.IDTokenAlgs(); !slices.Equal(got, []string{"RS256"}) {
+		t.Errorf("ID-token algorithms = %v", got)
+	}
 }
 
 // Replicas rotating at the same moment rotate once.
@@ -130,7 +267,7 @@ func TestConcurrentRotationRotatesOnce(t *testing.T) {
 				retired++
 			}
 		}
-		if rotated != 1 || retired != 1 || v != 2 {
+		if rotated != 1 || retired != 2 || v != 2 { // one rotation: one ES256 and one RS256 key retired
 			t.Fatalf("rotated=%d retired=%d version=%d", rotated, retired, v)
 		}
 	})
@@ -157,14 +294,19 @@ func TestRunPicksUpChangesAndAutoRotates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "replica b to see the rotation", func() bool { return b.CurrentKID() == res.Current })
+	waitFor(t, "replica b to see the rotation", func() bool {
+		return b.CurrentKID() == res[0].Current && b.CurrentKIDFor("RS256") == res[1].Current
+	})
 
-	// Past RotateEvery, b rotates by itself.
+	// Past RotateEvery, b rotates by itself: both lifecycles, due together, in one change.
 	c.Advance(25 * time.Hour)
-	waitFor(t, "automatic rotation", func() bool { return b.CurrentKID() == res.Next })
+	waitFor(t, "automatic rotation", func() bool {
+		return b.CurrentKID() == res[0].Next && b.CurrentKIDFor("RS256") == res[1].Next
+	})
 	// Each rotation is in the audit trail, written in its transaction.
 	trail, err := store.New(d).AuditPage(ctx, store.AuditQuery{Type: store.AuditKeyRotated, Limit: 10})
-	if err != nil || len(trail) != 2 || !strings.Contains(trail[0].Detail, "current="+res.Next) ||
+	if err != nil || len(trail) != 2 || !strings.Contains(trail[0].Detail, "current="+res[0].Next) ||
+		!strings.Contains(trail[0].Detail, "alg=RS256 current="+res[1].Next) ||
 		!strings.Contains(trail[0].Detail, "automatic=true") || !strings.Contains(trail[1].Detail, "automatic=false") {
 		t.Errorf("audit trail of the rotations = %+v, %v", trail, err)
 	}
@@ -194,11 +336,11 @@ func TestRunPrunesRemovedKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, k := range ks {
-			if k.KID == res.Retired {
+			if k.KID == res[0].Retired || k.KID == res[1].Retired {
 				return false
 			}
 		}
-		return len(ks) == 2
+		return len(ks) == 4
 	})
 }
 
@@ -227,8 +369,9 @@ func TestKeysGeneratedOutsideTheTransaction(t *testing.T) {
 			run  func() error
 			keys int // generated
 		}{
-			{"bootstrap", func() error { return r.Bootstrap(ctx) }, 2},
-			{"rotate", func() error { _, err := r.Rotate(ctx, true); return err }, 1},
+			{"bootstrap", func() error { return r.Bootstrap(ctx) }, 4},                // ES256 and RS256: current and next
+			{"rotate", func() error { _, err := r.Rotate(ctx, true); return err }, 2}, // a next key each
+			{"revoke RS256", func() error { _, err := r.Revoke(ctx, r.CurrentKIDFor("RS256")); return err }, 1},
 			{"revoke", func() error { _, err := r.Revoke(ctx, r.CurrentKID()); return err }, 1},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -242,4 +385,72 @@ func TestKeysGeneratedOutsideTheTransaction(t *testing.T) {
 			})
 		}
 	})
+}
+
+// A lifecycle of an algorithm the ring no longer manages (ALGORITHM changed from ES256 to
+// RS256) stays published until it is revoked, but never signs: not for access tokens, not for
+// ID tokens, and it is not rotated.
+func TestUnmanagedLifecycleNeverSigns(t *testing.T) {
+	d := testdb.Open(t, testdb.SQLiteURL(t), db.AuthSchema)
+	ctx, c := context.Background(), &clock{t: time.Now()}
+	if err := newRing(t, d, c).Bootstrap(ctx); err != nil { // ES256 + RS256
+		t.Fatal(err)
+	}
+	sealer, err := keys.NewSealer([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := keyring.New(store.New(d), sealer, policy, "RS256", c.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := r.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	es, _ := keys.CurrentFor(r.Keys(), "ES256")
+	if sk, err := r.SigningKey(); err != nil || sk.Algorithm != "RS256" || len(r.Keys()) != 4 {
+		t.Fatalf("RS256 ring: %v %v, %d keys", sk.Algorithm, err, len(r.Keys()))
+	}
+	if _, err := r.SigningKeyFor("ES256"); !errors.Is(err, keyring.ErrNoSigningKey) {
+		t.Errorf("unmanaged ES256 key signs: %v", err)
+	}
+	if got := r.IDTokenAlgs(); !slices.Equal(got, []string{"RS256"}) {
+		t.Errorf("IDTokenAlgs = %v", got)
+	}
+	if body, _ := r.JWKS(); !strings.Contains(string(body), es.KID) {
+		t.Error("the unmanaged lifecycle's keys left the JWKS")
+	}
+	c.Advance(time.Hour)
+	res, err := r.Rotate(ctx, false)
+	if err != nil || len(res) != 1 || res[0].Alg != "RS256" {
+		t.Fatalf("rotate: %+v %v", res, err)
+	}
+	if still, _ := keys.CurrentFor(r.Keys(), "ES256"); still.KID != es.KID {
+		t.Errorf("the unmanaged lifecycle was rotated: %s, was %s", still.KID, es.KID)
+	}
+	// Revoking its keys one by one ends it, without fresh ES256 keys; it stays ended.
+	generated := 0
+	keyring.SetGenerate(r, func(alg string, now time.Time, s *keys.Sealer) (keys.Key, error) {
+		generated++
+		return keys.Generate(alg, now, s)
+	})
+	esNext, _ := keys.NextFor(r.Keys(), "ES256")
+	if res, err := r.Revoke(ctx, es.KID); err != nil || res.Current != esNext.KID {
+		t.Fatalf("revoke the unmanaged current key: %+v %v", res, err)
+	}
+	if res, err := r.Revoke(ctx, esNext.KID); err != nil || res.Current != "" || res.Next != "" {
+		t.Fatalf("revoke the last unmanaged key: %+v %v", res, err)
+	}
+	if generated != 0 {
+		t.Errorf("generated %d keys to revoke an unmanaged lifecycle's keys", generated)
+	}
+	if err := r.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.CheckSet(r.Keys()); err != nil || !r.Ready() {
+		t.Fatalf("after ending ES256: %v, ready %t", err, r.Ready())
+	}
+	if body, _ := r.JWKS(); strings.Contains(string(body), `"ES256"`) {
+		t.Errorf("ES256 keys still published: %s", body)
+	}
+	if _, ok := keys.CurrentFor(r.Keys(), "ES256"); ok {
+		t.Error("the ended lifecycle came back")
+	}
 }

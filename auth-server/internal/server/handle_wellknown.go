@@ -48,7 +48,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 		"grant_types_supported":                 []string{"authorization_code", "refresh_token", "client_credentials", "password"},
 		"token_endpoint_auth_methods_supported": authMethods,
 		"revocation_endpoint_auth_methods_supported": authMethods,
-		"id_token_signing_alg_values_supported":      []string{s.cfg.Algorithm},
+		"id_token_signing_alg_values_supported":      s.idTokenAlgs(),
 		"authorization_endpoint":                     iss + "/authorize",
 		"userinfo_endpoint":                          iss + "/userinfo",
 		"end_session_endpoint":                       iss + "/logout",
@@ -62,4 +62,14 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 		"authorization_response_iss_parameter_supported": true,
 	})
 	return nil
+}
+
+// idTokenAlgs lists the algorithms ID tokens can be signed with now, from the live key set:
+// the key ring's lifecycles with a current key (RS256 first). A key set that signs no ID
+// tokens (HS256 mode) gives the configured algorithm, as before.
+func (s *Server) idTokenAlgs() []string {
+	if ks, ok := s.keys.(interface{ IDTokenAlgs() []string }); ok {
+		return ks.IDTokenAlgs()
+	}
+	return []string{s.cfg.Algorithm}
 }

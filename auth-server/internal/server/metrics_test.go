@@ -45,8 +45,8 @@ func TestMetricsMove(t *testing.T) {
 		{`auth_http_requests_total\{method="POST",route="/signup",status="201"\}`, 1},
 		{`auth_http_requests_total\{method="POST",route="/login",status="401"\}`, 1},
 		{`auth_http_requests_total\{method="GET",route="/.well-known/jwks.json",status="200"\}`, 1},
-		{`auth_signing_keys\{state="current"\}`, 1},
-		{`auth_signing_keys\{state="next"\}`, 1},
+		{`auth_signing_keys\{state="current"\}`, 2}, // ES256 and RS256 (ID tokens)
+		{`auth_signing_keys\{state="next"\}`, 2},
 	} {
 		if got := metricValue(raw, c.pattern); got != c.want {
 			t.Errorf("%s = %v, want %v", c.pattern, got, c.want)

@@ -56,12 +56,12 @@ func TestJWKSCaching(t *testing.T) {
 			t.Fatalf("%d %v", r.Status, r.Header)
 		}
 		ks, _ := r.Body["keys"].([]any)
-		if len(ks) != 2 {
-			t.Fatalf("want current and next key published, got %d", len(ks))
+		if len(ks) != 4 { // ES256 (access tokens) and RS256 (ID tokens)
+			t.Fatalf("want current and next keys of ES256 and RS256 published, got %d", len(ks))
 		}
 		for _, k := range ks {
 			m := k.(map[string]any)
-			if m["alg"] != "ES256" || m["use"] != "sig" || m["kid"] == "" || m["d"] != nil {
+			if (m["alg"] != "ES256" && m["alg"] != "RS256") || m["use"] != "sig" || m["kid"] == "" || m["d"] != nil {
 				t.Errorf("key %v", m)
 			}
 		}

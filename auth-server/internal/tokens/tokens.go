@@ -30,6 +30,7 @@ type Issuer struct {
 	audience []string
 	ttl      time.Duration
 	keys     KeySource
+	idKeys   IDKeySource // nil: no ID tokens (see WithIDTokenKeys)
 	now      func() time.Time
 }
 
@@ -109,6 +110,11 @@ func (i *Issuer) sign(typ string, claims any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("signing key: %w", err)
 	}
+	return signWith(key, typ, claims)
+}
+
+// signWith signs claims with key, typ in the header.
+func signWith(key jose.SigningKey, typ string, claims any) (string, error) {
 	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
 	signer, err := jose.NewSigner(key, opts)
 	if err != nil {
