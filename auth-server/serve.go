@@ -78,7 +78,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	go mailRelay.Run(ctx)
 	srv := server.New(server.Config{
 		Issuer: cfg.Issuer, Algorithm: cfg.Algorithm, JWKSMaxAge: cfg.JWKSMaxAge, CORSOrigins: cfg.CORSOrigins,
-		TrustedProxies: httpapi.NewTrustedProxies(cfg.TrustedProxies),
+		TrustedProxies: httpapi.NewTrustedProxies(cfg.TrustedProxies), ProductName: cfg.Mail.ProductName,
 	}, server.Deps{Accounts: accounts, Store: a.store, Keys: a.keySet, Metrics: metrics, Logger: log})
 	return httpapi.ListenAndServe(ctx, cfg.Addr, srv, log, "auth server listening",
 		"issuer", cfg.Issuer, "algorithm", cfg.Algorithm, "kid", kidOf(a), "named_statements", a.db.NamedStatements())
