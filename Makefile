@@ -38,7 +38,7 @@ bench: build ## load benchmarks of the real binaries (+ PostgreSQL with TEST_DAT
 		-bin ../../$(BIN) -micro ../../$(BIN)/micro-bench.txt -command 'make bench' -write-doc ../../docs/performance.md
 
 screenshots: ## the hosted pages at 320 and 1280 px, from the browser test, into docs/screenshots
-	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run TestHostedPagesInABrowser ./e2e/
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestHostedPages' ./e2e/
 
 clean: ## remove build output and the embedded databases
 	rm -rf $(BIN) data

@@ -197,3 +197,80 @@ func TestHostedPagesInABrowser(t *testing.T) {
 		t.Fatalf("the account page after logging out does not ask to log in: %v", err)
 	}
 }
+
+// Two-step verification on the pages: enrol from the account page by its QR code (decoded
+// here: the otpauth URI carries the secret the page shows), confirm with a code, get the
+// recovery codes once; then a login through /authorize asks for the code as its second step,
+// and a recovery code gets the browser back to the client, with amr pwd, otp in its tokens.
+func TestHostedPagesMFAInABrowser(t *testing.T) {
+	ctx := newChrome(t)
+	shots := screenshotDir(t)
+	s := startStack(t, StackOptions{})
+	c := newClient(t)
+	user := c.signup(s.Auth.URL, "twostep")
+	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!doctype html><title>callback</title><p id="callback">back at the app</p>`)
+	}))
+	t.Cleanup(callback.Close)
+	redirect := callback.URL + "/cb"
+	clientID := addClient(t, s.Auth, "Two-step app", "--grant", "authorization_code", "--redirect-uri", redirect)
+
+	// Log in on the standalone page, then enrol from the account page.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(s.Auth.URL+"/ui/login"),
+		chromedp.SendKeys(chromedp.ID("username"), user.Username), chromedp.SendKeys(chromedp.ID("password"), user.Password),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("sessions")),
+		chromedp.Click(chromedp.CSS(`form[action="/ui/account/mfa/enrol"] button`)), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+		t.Fatalf("to the enrolment page: %v", err)
+	}
+	src, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("qr"), "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshots(t, ctx, shots, "mfa-enrol")
+	uri := decodeQR(t, src.Value)
+	if u, err := url.Parse(uri); err != nil || u.Scheme != "otpauth" || u.Query().Get("secret") != secret {
+		t.Fatalf("the page's QR code reads %q; want an otpauth URI with the secret the page shows (%s)", uri, secret)
+	}
+	text, err := pageText(ctx, "#recovery_codes", chromedp.SendKeys(chromedp.ID("mfa_code"), totpCode(t, secret, 0)),
+		chromedp.Click(chromedp.CSS(`form[action="/ui/account/mfa/confirm"] button`)))
+	if err != nil {
+		t.Fatalf("confirm the enrolment: %v", err)
+	}
+	codes := strings.Fields(text)
+	if len(codes) != 10 {
+		t.Fatalf("%d recovery codes shown, want 10: %q", len(codes), text)
+	}
+
+	// A fresh browser: /authorize → password → the code step → a recovery code → the client.
+	ctx2 := newChrome(t)
+	ver := oauth2.GenerateVerifier()
+	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {"openid"},
+		"state": {"st"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(ver)}, "code_challenge_method": {"S256"}}
+	if err := chromedp.Do(ctx2, chromedp.Navigate(s.Auth.URL+"/authorize?"+q.Encode()),
+		chromedp.SendKeys(chromedp.ID("username"), user.Username), chromedp.SendKeys(chromedp.ID("password"), user.Password),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("code"))); err != nil {
+		t.Fatalf("the second step's page: %v", err)
+	}
+	if text, err := pageText(ctx2, ".error", chromedp.SendKeys(chromedp.ID("code"), "000000"), chromedp.Click(chromedp.CSS(`button[type="submit"]`))); err != nil || !strings.Contains(text, "wrong") {
+		t.Fatalf("a wrong code: %q, %v", text, err)
+	}
+	if err := chromedp.Do(ctx2, chromedp.SendKeys(chromedp.ID("code"), codes[0]), chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("callback"))); err != nil {
+		t.Fatalf("a recovery code: %v", err)
+	}
+	loc, err := chromedp.Run(ctx2, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := url.Parse(loc)
+	var tok tokenResponse
+	c.PostForm(s.Auth.URL+"/token", url.Values{"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")}, "redirect_uri": {redirect},
+		"client_id": {clientID}, "code_verifier": {ver}}).Want(t, http.StatusOK).JSON(t, &tok)
+	if amr := fmt.Sprint(jwtClaims(t, tok.AccessToken)["amr"]); amr != "[pwd otp]" {
+		t.Errorf("amr of the code flow's token after the second step = %s, want [pwd otp]", amr)
+	}
+}

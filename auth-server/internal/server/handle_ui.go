@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -157,6 +158,7 @@ func (s *Server) handleAccountPage(w http.ResponseWriter, r *http.Request) {
 
 // accountNotices are the notices a redirect to the account page may name (?done=…).
 var accountNotices = map[string]string{
+	"mfa-off":  "Two-step verification is off.",
 	"ended":    "The session was ended.",
 	"password": "Your password was changed. Your other sessions were ended.",
 }
@@ -167,8 +169,11 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, status in
 		s.pageFailed(w, r, err)
 		return
 	}
-	v := ui.AccountView{}
+	v := ui.AccountView{EmailVerified: u.EmailVerified}
 	v.User.Username, v.User.Email = u.Username, u.Email
+	if st, err := s.accounts.MFAStatus(r.Context(), p); err == nil {
+		v.MFA.Enabled, v.MFA.RecoveryCodesLeft = st.Enabled, st.RecoveryCodesLeft
+	}
 	for _, x := range sessions {
 		v.Sessions = append(v.Sessions, ui.SessionView{ID: x.ID, UserAgent: x.UserAgent, IP: x.IP,
 			Created: ui.When(x.CreatedAt), LastUsed: ui.When(x.LastUsedAt), Current: x.ID == p.SessionID})
@@ -219,6 +224,65 @@ func (s *Server) accountForm(do func(r *http.Request, p account.Principal) (done
 			http.Redirect(w, r, "/ui/account?done="+url.QueryEscape(done), http.StatusSeeOther)
 		}
 	}
+}
+
+// handleMFAEnrol is POST /ui/account/mfa/enrol: a new TOTP secret, shown as a QR code with the
+// form that confirms it.
+func (s *Server) handleMFAEnrol(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || !s.cookies.CheckCSRF(r) {
+		s.csrfFailed(w)
+		return
+	}
+	p, u, ok := s.browser(w, r)
+	if !ok {
+		return
+	}
+	e, err := s.accounts.EnrolTOTP(r.Context(), p)
+	if err != nil {
+		status, msg := pageError(err)
+		if status >= 500 {
+			s.pageFailed(w, r, err)
+			return
+		}
+		s.renderAccount(w, r, status, p, u, "", msg)
+		return
+	}
+	// The data: URI is the server's own PNG, base64: safe as an image source.
+	s.pages.Render(w, http.StatusOK, "mfa_enrol", ui.View{Title: "Set up two-step verification", CSRF: s.cookies.CSRFToken(w, r),
+		Data: ui.EnrolView{QR: template.URL(e.QRDataURI), Secret: e.Secret}})
+}
+
+// handleMFAConfirm is POST /ui/account/mfa/confirm: the first code turns TOTP on and the
+// recovery codes are shown, once.
+func (s *Server) handleMFAConfirm(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil || !s.cookies.CheckCSRF(r) {
+		s.csrfFailed(w)
+		return
+	}
+	p, u, ok := s.browser(w, r)
+	if !ok {
+		return
+	}
+	codes, err := s.accounts.ConfirmTOTP(r.Context(), p, strings.TrimSpace(r.PostForm.Get("code")), clientOf(r))
+	if err != nil {
+		status, msg := pageError(err)
+		if status >= 500 {
+			s.pageFailed(w, r, err)
+			return
+		}
+		s.renderAccount(w, r, status, p, u, "", msg+" Set it up again.")
+		return
+	}
+	s.pages.Render(w, http.StatusOK, "mfa_codes", ui.View{Title: "Your recovery codes", Data: codes})
+}
+
+func (s *Server) removeMFAForm(r *http.Request, p account.Principal) (string, error) {
+	proof := strings.TrimSpace(r.PostForm.Get("proof"))
+	in := account.RemoveTOTPInput{Password: proof}
+	if len(proof) == 6 && strings.Trim(proof, "0123456789") == "" {
+		in = account.RemoveTOTPInput{Code: proof}
+	}
+	return "mfa-off", s.accounts.RemoveTOTP(r.Context(), p, in, clientOf(r))
 }
 
 func (s *Server) endSessionForm(r *http.Request, p account.Principal) (string, error) {

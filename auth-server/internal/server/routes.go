@@ -55,6 +55,9 @@ func (s *Server) routes(r *mux.Router) {
 	r.HandleFunc("/ui/account/logout-all", s.accountForm(s.logoutEverywhereForm)).Methods(http.MethodPost)
 	r.HandleFunc("/ui/account/password", s.accountForm(s.passwordForm)).Methods(http.MethodPost)
 	r.HandleFunc("/ui/account/delete", s.accountForm(s.deleteAccountForm)).Methods(http.MethodPost)
+	r.HandleFunc("/ui/account/mfa/enrol", s.handleMFAEnrol).Methods(http.MethodPost)
+	r.HandleFunc("/ui/account/mfa/confirm", s.handleMFAConfirm).Methods(http.MethodPost)
+	r.HandleFunc("/ui/account/mfa/remove", s.accountForm(s.removeMFAForm)).Methods(http.MethodPost)
 	r.HandleFunc("/ui/logout", s.accountForm(s.logoutForm)).Methods(http.MethodPost)
 	r.HandleFunc(ui.StylePath, ui.ServeStyle).Methods(http.MethodGet, http.MethodHead)
 

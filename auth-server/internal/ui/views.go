@@ -1,6 +1,9 @@
 package ui
 
-import "time"
+import (
+	"html/template"
+	"time"
+)
 
 // LoginView is the login page's data: the client the login is for (empty when standalone),
 // the authorization request's parameters carried through the form, and the username typed.
@@ -15,6 +18,17 @@ type AccountView struct {
 	User          struct{ Username, Email string }
 	EmailVerified bool
 	Sessions      []SessionView
+	MFA           struct {
+		Enabled           bool
+		RecoveryCodesLeft int
+	}
+}
+
+// EnrolView is the TOTP enrolment page's data: the QR code of the otpauth URI (a data: URI of
+// its PNG) and the secret, for typing.
+type EnrolView struct {
+	QR     template.URL
+	Secret string
 }
 
 // SessionView is one session on the account page.
