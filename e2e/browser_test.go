@@ -274,3 +274,45 @@ func TestHostedPagesMFAInABrowser(t *testing.T) {
 		t.Errorf("amr of the code flow's token after the second step = %s, want [pwd otp]", amr)
 	}
 }
+
+// Forgot and reset through the pages: the forgot page answers the same for any address, the
+// logged mail's link (no SMTP_URL) opens the reset page, the new password works and the old
+// sessions are over.
+func TestHostedPagesPasswordResetInABrowser(t *testing.T) {
+	ctx := newChrome(t)
+	s := startStack(t, StackOptions{})
+	c := newClient(t)
+	user := c.signup(s.Auth.URL, "forgetful")
+	text, err := pageText(ctx, "#message", chromedp.Navigate(s.Auth.URL+"/ui/login"), chromedp.Click(chromedp.CSS(`a[href="/ui/forgot"]`)),
+		chromedp.WaitVisible(chromedp.ID("email")), chromedp.SendKeys(chromedp.ID("email"), user.Email), chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
+	if err != nil {
+		t.Fatalf("the forgot page: %v", err)
+	}
+	if !strings.Contains(text, "If the address belongs to an account") {
+		t.Errorf("after asking, the page says %q", text)
+	}
+	var tok string
+	if !poll(20*time.Second, func() bool { tok = loggedToken(s.Auth.Output(), user.Email, "reset"); return tok != "" }) {
+		t.Fatal("no reset mail was logged")
+	}
+	const newPassword = "remembered at last"
+	text, err = pageText(ctx, "#message", chromedp.Navigate(s.Auth.URL+"/ui/reset?token="+url.QueryEscape(tok)),
+		chromedp.WaitVisible(chromedp.ID("new_password")), chromedp.SendKeys(chromedp.ID("new_password"), newPassword),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
+	if err != nil {
+		t.Fatalf("the reset page: %v", err)
+	}
+	if !strings.Contains(text, "password was changed") {
+		t.Errorf("after the reset the page says %q", text)
+	}
+	c.Get(s.Auth.URL+"/me", bearer(user.Tokens.AccessToken)).Want(t, http.StatusUnauthorized)
+	user.Password = newPassword
+	c.login(s.Auth.URL, user)
+	// The link works once.
+	text, err = pageText(ctx, ".error", chromedp.Navigate(s.Auth.URL+"/ui/reset?token="+url.QueryEscape(tok)),
+		chromedp.WaitVisible(chromedp.ID("new_password")), chromedp.SendKeys(chromedp.ID("new_password"), "yet another one"),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
+	if err != nil || !strings.Contains(text, "used") {
+		t.Errorf("a used link: %q, %v", text, err)
+	}
+}
