@@ -4,32 +4,20 @@
 package refresh
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"fmt"
 	"time"
+
+	"github.com/jwtauth/jwtauth/internal/opaque"
 )
 
-// tokenBytes is the entropy of a refresh token: 256 bits.
-const tokenBytes = 32
+// tokenLabel labels the stored hashes of refresh tokens (and of the other opaque tokens the
+// account service keys by refresh.Hash: codes, login cookies, mfa tokens).
+const tokenLabel = "jwtauth-refresh-id:"
 
 // NewToken returns a fresh opaque refresh token and the hash under which it is stored.
-func NewToken() (token, hash string, err error) {
-	b := make([]byte, tokenBytes)
-	if _, err := rand.Read(b); err != nil {
-		return "", "", fmt.Errorf("random: %w", err)
-	}
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, Hash(token), nil
-}
+func NewToken() (token, hash string, err error) { return opaque.New(tokenLabel) }
 
-// Hash is the stored form of a token: SHA-256 under a fixed label, base64url. A token has 256
-// bits of entropy, so a fast hash suffices (nothing to brute-force).
-func Hash(token string) string {
-	sum := sha256.Sum256([]byte("jwtauth-refresh-id:" + token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
+// Hash is the stored form of a token (opaque.Hash under the refresh label).
+func Hash(token string) string { return opaque.Hash(tokenLabel, token) }
 
 // Policy holds the parsed durations of refresh sessions.
 type Policy struct {

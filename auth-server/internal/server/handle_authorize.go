@@ -97,20 +97,29 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, a account.Auth
 // renderLogin shows the login page for a (the zero Authorization: a standalone login), the
 // authorization request's parameters carried in the form.
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, a account.Authorization, q url.Values, username, problem string) {
-	v := ui.LoginView{Username: username, Carry: map[string]string{}}
-	var targets []string
-	if a.Client.ID != "" {
-		v.ClientName = a.Client.Name
-		for _, k := range authorizeParams {
-			if val := q.Get(k); val != "" {
-				v.Carry[k] = val
-			}
-		}
-		if u, err := url.Parse(a.RedirectURI); err == nil {
-			targets = append(targets, u.Scheme+"://"+u.Host) // the redirect after the form's post
+	carry, targets := carried(a, q)
+	v := ui.LoginView{Username: username, Carry: carry, ClientName: a.Client.Name}
+	s.pages.Render(w, status, "login", ui.View{Title: "Log in", CSRF: s.cookies.CSRFToken(w, r), Error: problem, Data: v}, targets...)
+}
+
+// carried returns the authorization request's parameters to carry through a login form (none
+// for a standalone login) and the origin its redirect URI may be reached at after the form's
+// post (for the page's form-action).
+func carried(a account.Authorization, q url.Values) (map[string]string, []string) {
+	carry := map[string]string{}
+	if a.Client.ID == "" {
+		return carry, nil
+	}
+	for _, k := range authorizeParams {
+		if val := q.Get(k); val != "" {
+			carry[k] = val
 		}
 	}
-	s.pages.Render(w, status, "login", ui.View{Title: "Log in", CSRF: s.cookies.CSRFToken(w, r), Error: problem, Data: v}, targets...)
+	u, err := url.Parse(a.RedirectURI)
+	if err != nil {
+		return carry, nil
+	}
+	return carry, []string{u.Scheme + "://" + u.Host}
 }
 
 // pageFailed shows an error that is not the user's on a page, never as JSON: the API error

@@ -38,17 +38,9 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 // login-session cookie and continues the authorization request (a code for its client) or
 // shows the account page.
 func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || !s.cookies.CheckCSRF(r) {
-		s.csrfFailed(w)
+	a, ok := s.loginForm(w, r)
+	if !ok {
 		return
-	}
-	var a account.Authorization
-	if r.PostForm.Get("client_id") != "" {
-		var err error
-		if a, err = s.accounts.CheckAuthorization(r.Context(), authorizeRequest(r.PostForm)); err != nil {
-			s.authorizeFailed(w, r, a, err)
-			return
-		}
 	}
 	username := r.PostForm.Get("username")
 	cookie, ls, err := s.accounts.BrowserLogin(r.Context(), username, r.PostForm.Get("password"), clientOf(r))
@@ -63,17 +55,9 @@ func (s *Server) handleLoginPost(w http.ResponseWriter, r *http.Request) {
 // handleLoginMFAPost is POST /ui/login/mfa: the second step of the login page, the
 // authorization request still carried.
 func (s *Server) handleLoginMFAPost(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || !s.cookies.CheckCSRF(r) {
-		s.csrfFailed(w)
+	a, ok := s.loginForm(w, r)
+	if !ok {
 		return
-	}
-	var a account.Authorization
-	if r.PostForm.Get("client_id") != "" {
-		var err error
-		if a, err = s.accounts.CheckAuthorization(r.Context(), authorizeRequest(r.PostForm)); err != nil {
-			s.authorizeFailed(w, r, a, err)
-			return
-		}
 	}
 	token := r.PostForm.Get("mfa_token")
 	cookie, ls, err := s.accounts.BrowserLoginMFA(r.Context(), token, strings.TrimSpace(r.PostForm.Get("code")), clientOf(r))
@@ -88,20 +72,30 @@ func (s *Server) handleLoginMFAPost(w http.ResponseWriter, r *http.Request) {
 	s.loggedIn(w, r, a, r.PostForm, "", cookie, ls, err)
 }
 
+// loginForm reads a posted login form (either step): its CSRF token, and the authorization
+// request it carries, checked again (the form is the browser's, not ours); the zero
+// Authorization for a standalone login. It has answered when it reports false.
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) (account.Authorization, bool) {
+	if err := r.ParseForm(); err != nil || !s.cookies.CheckCSRF(r) {
+		s.csrfFailed(w)
+		return account.Authorization{}, false
+	}
+	if r.PostForm.Get("client_id") == "" {
+		return account.Authorization{}, true
+	}
+	a, err := s.accounts.CheckAuthorization(r.Context(), authorizeRequest(r.PostForm))
+	if err != nil {
+		s.authorizeFailed(w, r, a, err)
+		return a, false
+	}
+	return a, true
+}
+
 // renderSecondStep shows the code form, carrying the mfa_token and the authorization request.
 func (s *Server) renderSecondStep(w http.ResponseWriter, r *http.Request, status int, a account.Authorization, form url.Values, token, problem string) {
-	v := ui.LoginView{Carry: map[string]string{"mfa_token": token}}
-	var targets []string
-	if a.Client.ID != "" {
-		for _, k := range authorizeParams {
-			if val := form.Get(k); val != "" {
-				v.Carry[k] = val
-			}
-		}
-		if u, err := url.Parse(a.RedirectURI); err == nil {
-			targets = append(targets, u.Scheme+"://"+u.Host)
-		}
-	}
+	carry, targets := carried(a, form)
+	carry["mfa_token"] = token
+	v := ui.LoginView{Carry: carry}
 	s.pages.Render(w, status, "mfa", ui.View{Title: "Two-step verification", CSRF: s.cookies.CSRFToken(w, r), Error: problem, Data: v}, targets...)
 }
 

@@ -167,12 +167,14 @@ func (s *Store) CreateLoginSession(ctx context.Context, sess Session, audit Audi
 
 // LoginSessionByCookie returns the live login session stored under cookieHash with its user,
 // or ErrNotFound (unknown, ended, expired, or its user disabled): one prepared statement,
-// since every /authorize of a logged-in browser reads it.
+// since every /authorize of a logged-in browser reads it. It repeats the partial index's
+// predicate (cookie_hash <> ”): neither database can tell that of a bound parameter, and
+// without it both scanned every session.
 func (s *Store) LoginSessionByCookie(ctx context.Context, cookieHash string, now time.Time) (LoginSession, User, error) {
 	ps, err := s.stmts.Get(ctx, s.q(`SELECT s.id, s.created_at, s.last_used_at, s.expires_at, s.client_id, s.auth_time, s.amr,
  u.id, u.username, u.email, u.version, u.roles, u.disabled_at, u.tokens_not_before
  FROM sessions s JOIN users u ON u.id = s.user_id
- WHERE s.cookie_hash = ? AND s.revoked_at = 0 AND s.expires_at > ? AND (s.idle_expires_at = 0 OR s.idle_expires_at > ?)`))
+ WHERE s.cookie_hash = ? AND s.cookie_hash <> '' AND s.revoked_at = 0 AND s.expires_at > ? AND (s.idle_expires_at = 0 OR s.idle_expires_at > ?)`))
 	if err != nil {
 		return LoginSession{}, User{}, classify(fmt.Errorf("read login session: %w", err))
 	}
