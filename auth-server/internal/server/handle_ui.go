@@ -109,7 +109,8 @@ func (s *Server) loggedIn(w http.ResponseWriter, r *http.Request, a account.Auth
 			w.Header().Set("Retry-After", fmt.Sprint(int(te.Wait.Round(time.Second).Seconds())))
 			msg = fmt.Sprintf("Too many failed attempts. Try again in %s.", te.Wait.Round(time.Second))
 		} else if errors.Is(err, account.ErrInvalidCredentials) {
-			msg = "The username or password is wrong."
+			// A page, not an HTTP authentication challenge: 400, not /login's 401.
+			status, msg = http.StatusBadRequest, "The username or password is wrong."
 		}
 		if status >= 500 {
 			s.pageFailed(w, r, err)
