@@ -402,3 +402,53 @@ func TestOpenIDMetadataAuthlib(t *testing.T) {
 		})
 	}
 }
+
+// RP-initiated logout: with the ID token as hint the login session ends and the browser goes
+// to the registered post-logout URI with its state; an unregistered one gets a page; without
+// a hint the user is asked to confirm and nothing ends.
+func TestRPInitiatedLogout(t *testing.T) {
+	s := startStack(t, StackOptions{})
+	c := newClient(t)
+	user := c.signup(s.Auth.URL, "leaving")
+	const redirect, bye = "http://127.0.0.1:9/cb", "http://127.0.0.1:9/bye"
+	clientID := addClient(t, s.Auth, "Leaving app", "--grant", "authorization_code", "--redirect-uri", redirect, "--post-logout-uri", bye)
+	ver := oauth2.GenerateVerifier()
+	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {"openid"},
+		"state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(ver)}, "code_challenge_method": {"S256"}}
+	b := newBrowser(t)
+	_, page := b.get(s.Auth.URL + "/authorize?" + q.Encode())
+	code := b.loginThroughPage(s.Auth.URL, page, user).Query().Get("code")
+	var tok tokenResponse
+	var withID struct {
+		IDToken string `json:"id_token"`
+	}
+	r := c.PostForm(s.Auth.URL+"/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect},
+		"client_id": {clientID}, "code_verifier": {ver}}).Want(t, http.StatusOK)
+	r.JSON(t, &tok)
+	r.JSON(t, &withID)
+
+	// No hint: a page asking to confirm; the login session lives on.
+	resp, body := b.get(s.Auth.URL + "/logout?post_logout_redirect_uri=" + url.QueryEscape(bye))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Do you want to log out") {
+		t.Fatalf("logout without a hint: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := b.get(s.Auth.URL + "/authorize?" + q.Encode()); resp.StatusCode != http.StatusFound {
+		t.Fatalf("after a logout without a hint the login session is gone (%d)", resp.StatusCode)
+	}
+	// An unregistered post-logout URI: logged out, but no redirect there.
+	b2 := newBrowser(t)
+	_, page = b2.get(s.Auth.URL + "/authorize?" + q.Encode())
+	b2.loginThroughPage(s.Auth.URL, page, user)
+	resp, _ = b2.get(s.Auth.URL + "/logout?id_token_hint=" + withID.IDToken + "&post_logout_redirect_uri=" + url.QueryEscape("http://evil.example/"))
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" {
+		t.Errorf("an unregistered post-logout URI: %d to %q; want a page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// With the hint: the session ends and the browser goes to the registered URI with state.
+	resp, _ = b.get(s.Auth.URL + "/logout?id_token_hint=" + withID.IDToken + "&post_logout_redirect_uri=" + url.QueryEscape(bye) + "&state=st")
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != bye+"?state=st" {
+		t.Fatalf("logout with a hint: %d to %q; want 302 to %s?state=st", resp.StatusCode, resp.Header.Get("Location"), bye)
+	}
+	if resp, _ := b.get(s.Auth.URL + "/authorize?" + q.Encode()); resp.StatusCode != http.StatusOK {
+		t.Errorf("after the logout /authorize answers %d; want the login page again", resp.StatusCode)
+	}
+}
