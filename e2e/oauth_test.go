@@ -319,8 +319,20 @@ func TestAuthorizationErrors(t *testing.T) {
 		t.Errorf("a confidential client without its secret: %d %s, want 401 invalid_client", r.StatusCode, r.Body)
 	}
 
+	// A wrong password on the page: 400 with the message on the page, no session cookie.
+	fresh := newBrowser(t)
+	_, page := fresh.get(authz(base(public)))
+	form := hiddenFields(page)
+	form.Set("username", user.Username)
+	form.Set("password", "not the password")
+	resp, body := fresh.post(s.Auth.URL+"/ui/login", form)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "The username or password is wrong.") ||
+		strings.Contains(resp.Header.Get("Set-Cookie"), "session=") {
+		t.Errorf("a wrong password on the page: %d, Set-Cookie %q", resp.StatusCode, resp.Header.Get("Set-Cookie"))
+	}
+
 	// A login form posted without its CSRF token changes nothing.
-	resp, _ := newBrowser(t).post(s.Auth.URL+"/ui/login", url.Values{"username": {user.Username}, "password": {user.Password}})
+	resp, _ = newBrowser(t).post(s.Auth.URL+"/ui/login", url.Values{"username": {user.Username}, "password": {user.Password}})
 	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Set-Cookie") != "" && strings.Contains(resp.Header.Get("Set-Cookie"), "session=") {
 		t.Errorf("login without CSRF: %d, set-cookie %q; want 403 and no session", resp.StatusCode, resp.Header.Get("Set-Cookie"))
 	}

@@ -132,6 +132,17 @@ func (s *Server) pageFailed(w http.ResponseWriter, r *http.Request, err error) {
 	s.pages.Render(w, status, "error", ui.View{Title: "Something went wrong", Data: msg})
 }
 
+// userError is the status and the text a page shows for err when it is the user's to see;
+// otherwise (5xx) it has answered with the error page itself and reports false.
+func (s *Server) userError(w http.ResponseWriter, r *http.Request, err error) (int, string, bool) {
+	status, msg := pageError(err)
+	if status >= 500 {
+		s.pageFailed(w, r, err)
+		return 0, "", false
+	}
+	return status, msg, true
+}
+
 // pageError is the status and the text a page shows for err, from the one error table.
 func pageError(err error) (int, string) {
 	if e, ok := errorMapper(false)(err); ok {

@@ -103,7 +103,10 @@ func (s *Server) renderSecondStep(w http.ResponseWriter, r *http.Request, status
 // authorization request's code or the account page; or the error on the login page.
 func (s *Server) loggedIn(w http.ResponseWriter, r *http.Request, a account.Authorization, form url.Values, username, cookie string, ls store.LoginSession, err error) {
 	if err != nil {
-		status, msg := pageError(err)
+		status, msg, ok := s.userError(w, r, err)
+		if !ok {
+			return
+		}
 		var te *account.ThrottledError
 		if errors.As(err, &te) {
 			w.Header().Set("Retry-After", fmt.Sprint(int(te.Wait.Round(time.Second).Seconds())))
@@ -111,10 +114,6 @@ func (s *Server) loggedIn(w http.ResponseWriter, r *http.Request, a account.Auth
 		} else if errors.Is(err, account.ErrInvalidCredentials) {
 			// A page, not an HTTP authentication challenge: 400, not /login's 401.
 			status, msg = http.StatusBadRequest, "The username or password is wrong."
-		}
-		if status >= 500 {
-			s.pageFailed(w, r, err)
-			return
 		}
 		s.renderLogin(w, r, status, a, form, username, msg)
 		return
@@ -200,9 +199,8 @@ func (s *Server) accountForm(do func(r *http.Request, p account.Principal) (done
 		}
 		done, err := do(r, p)
 		if err != nil {
-			status, msg := pageError(err)
-			if status >= 500 {
-				s.pageFailed(w, r, err)
+			status, msg, ok := s.userError(w, r, err)
+			if !ok {
 				return
 			}
 			s.renderAccount(w, r, status, p, u, "", msg)
@@ -234,9 +232,8 @@ func (s *Server) handleMFAEnrol(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := s.accounts.EnrolTOTP(r.Context(), p)
 	if err != nil {
-		status, msg := pageError(err)
-		if status >= 500 {
-			s.pageFailed(w, r, err)
+		status, msg, ok := s.userError(w, r, err)
+		if !ok {
 			return
 		}
 		s.renderAccount(w, r, status, p, u, "", msg)
@@ -260,9 +257,8 @@ func (s *Server) handleMFAConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	codes, err := s.accounts.ConfirmTOTP(r.Context(), p, strings.TrimSpace(r.PostForm.Get("code")), clientOf(r))
 	if err != nil {
-		status, msg := pageError(err)
-		if status >= 500 {
-			s.pageFailed(w, r, err)
+		status, msg, ok := s.userError(w, r, err)
+		if !ok {
 			return
 		}
 		s.renderAccount(w, r, status, p, u, "", msg+" Set it up again.")

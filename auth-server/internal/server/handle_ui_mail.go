@@ -19,9 +19,8 @@ func (s *Server) handleForgotPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.accounts.ForgotPassword(r.Context(), r.PostForm.Get("email"), clientOf(r)); err != nil {
-		status, msg := pageError(err)
-		if status >= 500 {
-			s.pageFailed(w, r, err)
+		status, msg, ok := s.userError(w, r, err)
+		if !ok {
 			return
 		}
 		s.pages.Render(w, status, "forgot", ui.View{Title: "Forgot your password?", CSRF: s.cookies.CSRFToken(w, r), Error: msg})
@@ -43,9 +42,8 @@ func (s *Server) handleResetPost(w http.ResponseWriter, r *http.Request) {
 	}
 	token := r.PostForm.Get("token")
 	if err := s.accounts.ResetPassword(r.Context(), token, r.PostForm.Get("new_password"), clientOf(r)); err != nil {
-		status, msg := pageError(err)
-		if status >= 500 {
-			s.pageFailed(w, r, err)
+		status, msg, ok := s.userError(w, r, err)
+		if !ok {
 			return
 		}
 		s.pages.Render(w, status, "reset", ui.View{Title: "Choose a new password", CSRF: s.cookies.CSRFToken(w, r), Error: msg, Data: token})
@@ -65,9 +63,8 @@ func (s *Server) handleVerifyPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.accounts.VerifyEmail(r.Context(), r.PostForm.Get("token"), clientOf(r)); err != nil {
-		status, msg := pageError(err)
-		if status >= 500 {
-			s.pageFailed(w, r, err)
+		status, msg, ok := s.userError(w, r, err)
+		if !ok {
 			return
 		}
 		s.pages.Render(w, status, "error", ui.View{Title: "This link does not work", Data: msg})
