@@ -92,6 +92,11 @@ func openPostgres(ctx context.Context, rawURL string, mode PreparedStatements) (
 			mode = PreparedOff
 		}
 	}
+	// Either way a statement run without preparing it (a parameterised query outside the
+	// StmtCache) is one Parse/Bind/Execute/Sync exchange instead of lib/pq's default two (a
+	// Parse/Describe/Sync and then the Bind/Execute/Sync): every transaction of a log-in or a
+	// sign-up pays one round trip a statement, not two.
+	cfg.BinaryParameters = true
 	if mode == PreparedOn {
 		c, err := pq.NewConnectorConfig(cfg)
 		if err != nil {
@@ -99,7 +104,6 @@ func openPostgres(ctx context.Context, rawURL string, mode PreparedStatements) (
 		}
 		return sqlx.NewDb(sql.OpenDB(c), "postgres"), false, nil
 	}
-	cfg.BinaryParameters = true // one Parse/Bind/Execute/Sync exchange per statement
 	c, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, false, fmt.Errorf("open postgres: %w", err)

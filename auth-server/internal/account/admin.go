@@ -69,9 +69,6 @@ func (s *Service) FindUsers(ctx context.Context, q UserSearch) (UserPage, error)
 	if err != nil {
 		return UserPage{}, err
 	}
-	if err := s.markMFA(ctx, users); err != nil {
-		return UserPage{}, err
-	}
 	page := UserPage{Users: users}
 	if len(users) == limit {
 		page.NextCursor = encodeCursor("u", strings.ToLower(users[len(users)-1].Username))
@@ -93,11 +90,6 @@ func (s *Service) UserByRef(ctx context.Context, ref string) (store.User, error)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return store.User{}, fmt.Errorf("%w: %q", ErrUserNotFound, ref)
-	}
-	if err == nil {
-		us := []store.User{u}
-		err = s.markMFA(ctx, us)
-		u = us[0]
 	}
 	return u, err
 }
@@ -166,9 +158,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, in UserPat
 	}
 	s.signalSync()
 	s.signalMail()
-	us := []store.User{u}
-	err = s.markMFA(ctx, us)
-	return us[0], err
+	return u, nil
 }
 
 // ChangeRoles adds or removes roles of a user (the CLI's users role add|remove).

@@ -137,6 +137,26 @@ func (s *Service) IssueCode(ctx context.Context, a Authorization, ls store.Login
 	return code, err
 }
 
+// IssueCodeInSession stores a code for a (checked) in the live login session of a browser's
+// cookie value and returns it; ErrUnauthenticated when the cookie names none. Reading the
+// session and storing the code are one statement.
+func (s *Service) IssueCodeInSession(ctx context.Context, a Authorization, cookie string) (string, error) {
+	if cookie == "" || len(cookie) > maxRefreshTokenLen {
+		return "", ErrUnauthenticated
+	}
+	code, hash, err := refresh.NewToken()
+	if err != nil {
+		return "", err
+	}
+	now := s.now().UTC()
+	err = s.store.CreateCodeInSession(ctx, store.AuthCode{Hash: hash, ClientID: a.Client.ID, RedirectURI: a.RedirectURI,
+		Scope: a.Scope, CodeChallenge: a.CodeChallenge, Nonce: a.Nonce, CreatedAt: now, ExpiresAt: now.Add(CodeTTL)}, refresh.Hash(cookie))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrUnauthenticated
+	}
+	return code, err
+}
+
 // CodeInput is a token request with grant_type=authorization_code.
 type CodeInput struct {
 	Client       ClientAuth

@@ -279,19 +279,3 @@ func (s *Service) openTOTP(t store.TOTP) (string, error) {
 	}
 	return string(plain), nil
 }
-
-// markMFA sets the MFA field of users (the administrative view's "mfa") in one query.
-func (s *Service) markMFA(ctx context.Context, users []store.User) error {
-	ids := make([]string, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-	}
-	on, err := s.store.MFAEnabled(ctx, ids...)
-	if err != nil {
-		return err
-	}
-	for i := range users {
-		users[i].MFA = on[users[i].ID]
-	}
-	return nil
-}

@@ -20,15 +20,11 @@ const MFATokenTTL = 5 * time.Minute
 const amrOTP = "otp"
 
 // secondStep is the end of a password log-in with the right password: nil when the user has
-// no active TOTP (the session starts), else a *MFARequiredError whose mfa_token, stored only
+// no active TOTP (u.MFA, read with the user: the session starts), else a *MFARequiredError whose mfa_token, stored only
 // as a hash, lets LoginMFA finish it for the same user and client within MFATokenTTL.
 func (s *Service) secondStep(ctx context.Context, u store.User, g grant, c Client) error {
-	t, err := s.store.TOTPOf(ctx, u.ID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !t.Confirmed()) {
+	if !u.MFA {
 		return nil
-	}
-	if err != nil {
-		return err
 	}
 	tok, hash, err := refresh.NewToken()
 	if err != nil {
@@ -102,20 +98,14 @@ func (s *Service) finishSecondStep(ctx context.Context, token, clientID, code st
 	}
 	hash := refresh.Hash(token)
 	now := s.now().UTC()
-	ch, t, err := s.store.MFALogin(ctx, hash, now)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && ch.ClientID != clientID) {
+	st, err := s.store.MFALogin(ctx, hash, now)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && st.Challenge.ClientID != clientID) {
 		return ErrInvalidMFAToken
 	}
 	if err != nil {
 		return err
 	}
-	u, err := s.store.UserByID(ctx, ch.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return ErrInvalidMFAToken
-	}
-	if err != nil {
-		return err
-	}
+	u, ch, t := st.User, st.Challenge, st.TOTP
 	if u.Disabled() {
 		return ErrAccountDisabled
 	}

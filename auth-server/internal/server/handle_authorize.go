@@ -31,11 +31,15 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.authorizeFailed(w, r, a, err)
 		return
 	}
-	ls, _, err := s.accounts.LoginSessionFrom(r.Context(), s.cookies.Session(r))
+	err = account.ErrUnauthenticated
+	var code string
+	if a.Prompt != "login" {
+		code, err = s.accounts.IssueCodeInSession(r.Context(), a, s.cookies.Session(r))
+	}
 	switch {
-	case err == nil && a.Prompt != "login":
-		s.issueCode(w, r, a, ls)
-	case err != nil && !errors.Is(err, account.ErrUnauthenticated):
+	case err == nil:
+		s.redirect(w, r, a, url.Values{"code": {code}})
+	case !errors.Is(err, account.ErrUnauthenticated):
 		s.pageFailed(w, r, err)
 	case a.Prompt == "none":
 		s.redirectError(w, r, a, "login_required", "the user is not logged in")

@@ -47,6 +47,35 @@ func (s *Store) CreateCode(ctx context.Context, c AuthCode) error {
 	return nil
 }
 
+// liveLoginSession is the condition of a live login session s (not ended, not expired, idle
+// or not) stored under a cookie hash (the first parameter; then now twice) whose user u is not
+// disabled. It repeats the partial index's predicate (cookie_hash <> ''): neither database can
+// tell that of a bound parameter, and without it both scanned every session.
+const liveLoginSession = `s.cookie_hash = ? AND s.cookie_hash <> '' AND s.revoked_at = 0 AND s.expires_at > ?
+ AND (s.idle_expires_at = 0 OR s.idle_expires_at > ?) AND u.disabled_at = 0`
+
+// CreateCodeInSession stores a new authorization code in the live login session stored under
+// cookieHash (its user, session, auth_time and amr are the session's; c's are ignored), or
+// gives ErrNotFound when there is none at c.CreatedAt: one prepared statement, what an
+// /authorize of a logged-in browser costs.
+func (s *Store) CreateCodeInSession(ctx context.Context, c AuthCode, cookieHash string) error {
+	now := ms(c.CreatedAt)
+	// CAST: PostgreSQL would type a bare parameter of a SELECT list as text.
+	res, err := s.stmts.Exec(ctx, s.q(`INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, user_id, login_session_id,
+ scope, code_challenge, nonce, auth_time, amr, created_at, expires_at)
+ SELECT ?, ?, ?, s.user_id, s.id, ?, ?, ?, s.auth_time, s.amr, CAST(? AS BIGINT), CAST(? AS BIGINT)
+ FROM sessions s JOIN users u ON u.id = s.user_id WHERE `+liveLoginSession),
+		c.Hash, c.ClientID, c.RedirectURI, joined(c.Scope), c.CodeChallenge, c.Nonce, now, ms(c.ExpiresAt),
+		cookieHash, now, now)
+	switch err := oneRow(res, err, ErrNotFound); {
+	case errors.Is(err, ErrNotFound):
+		return ErrNotFound
+	case err != nil:
+		return classify(fmt.Errorf("insert authorization code: %w", err))
+	}
+	return nil
+}
+
 // CodeExchange is what the caller decided for a presented code: the session to start (with its
 // first refresh token) and the audit event written with it.
 type CodeExchange struct {
@@ -166,15 +195,12 @@ func (s *Store) CreateLoginSession(ctx context.Context, sess Session, audit Audi
 }
 
 // LoginSessionByCookie returns the live login session stored under cookieHash with its user,
-// or ErrNotFound (unknown, ended, expired, or its user disabled): one prepared statement,
-// since every /authorize of a logged-in browser reads it. It repeats the partial index's
-// predicate (cookie_hash <> ”): neither database can tell that of a bound parameter, and
-// without it both scanned every session.
+// or ErrNotFound (unknown, ended, expired, or its user disabled): one prepared statement, as
+// every page of a logged-in browser reads it.
 func (s *Store) LoginSessionByCookie(ctx context.Context, cookieHash string, now time.Time) (LoginSession, User, error) {
 	ps, err := s.stmts.Get(ctx, s.q(`SELECT s.id, s.created_at, s.last_used_at, s.expires_at, s.client_id, s.auth_time, s.amr,
  u.id, u.username, u.email, u.version, u.roles, u.disabled_at, u.tokens_not_before
- FROM sessions s JOIN users u ON u.id = s.user_id
- WHERE s.cookie_hash = ? AND s.cookie_hash <> '' AND s.revoked_at = 0 AND s.expires_at > ? AND (s.idle_expires_at = 0 OR s.idle_expires_at > ?)`))
+ FROM sessions s JOIN users u ON u.id = s.user_id WHERE `+liveLoginSession))
 	if err != nil {
 		return LoginSession{}, User{}, classify(fmt.Errorf("read login session: %w", err))
 	}
@@ -192,9 +218,6 @@ func (s *Store) LoginSessionByCookie(ctx context.Context, cookieHash string, now
 		return LoginSession{}, User{}, classify(fmt.Errorf("read login session: %w", err))
 	}
 	u.Roles, u.DisabledAt, u.TokensNotBefore = roleList(roles), fromMS(disabled), fromMS(notBefore)
-	if u.Disabled() {
-		return LoginSession{}, User{}, ErrNotFound
-	}
 	ls.UserID, ls.AMR = u.ID, list(amr)
 	ls.CreatedAt, ls.LastUsedAt, ls.ExpiresAt, ls.AuthTime = fromMS(t[0]), fromMS(t[1]), fromMS(t[2]), fromMS(t[3])
 	ls.Session.AuthTime = ls.AuthTime

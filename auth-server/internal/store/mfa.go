@@ -171,26 +171,6 @@ func (s *Store) RecoveryCodesLeft(ctx context.Context, userID string) (int, erro
 	return n, nil
 }
 
-// MFAEnabled returns which of ids have a confirmed TOTP secret.
-func (s *Store) MFAEnabled(ctx context.Context, ids ...string) (map[string]bool, error) {
-	out := make(map[string]bool, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	in, args, err := sqlx.In(`SELECT user_id FROM mfa_totp WHERE confirmed_at <> 0 AND user_id IN (?)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("mfa enabled: %w", err)
-	}
-	var found []string
-	if err := s.db.SelectContext(ctx, &found, s.q(in), args...); err != nil {
-		return nil, classify(fmt.Errorf("mfa enabled: %w", err))
-	}
-	for _, id := range found {
-		out[id] = true
-	}
-	return out, nil
-}
-
 // CreateMFAChallenge stores a pending second step, with audit in the same transaction.
 func (s *Store) CreateMFAChallenge(ctx context.Context, c MFAChallenge, audit AuditEvent) error {
 	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
@@ -202,34 +182,55 @@ func (s *Store) CreateMFAChallenge(ctx context.Context, c MFAChallenge, audit Au
 	})
 }
 
-// mfaLoginSelect reads a pending second step and its user's TOTP secret in one statement.
-const mfaLoginSelect = `SELECT c.user_id, c.client_id, c.scope, c.created_at, c.expires_at,
- coalesce(t.secret_sealed, ''), coalesce(t.created_at, 0), coalesce(t.confirmed_at, 0), coalesce(t.last_step, 0)
- FROM mfa_challenges c LEFT JOIN mfa_totp t ON t.user_id = c.user_id WHERE c.token_hash = ? AND c.expires_at > ?`
+// mfaLoginSelect reads a pending second step, its user and the user's TOTP secret in one
+// statement.
+var mfaLoginSelect = `SELECT ` + qualified("users", userReadCols) + `,
+ c.client_id AS c_client_id, c.scope AS c_scope, c.created_at AS c_created_at, c.expires_at AS c_expires_at,
+ coalesce(t.secret_sealed, '') AS t_sealed, coalesce(t.created_at, 0) AS t_created_at,
+ coalesce(t.confirmed_at, 0) AS t_confirmed_at, coalesce(t.last_step, 0) AS t_last_step
+ FROM mfa_challenges c JOIN users ON users.id = c.user_id LEFT JOIN mfa_totp t ON t.user_id = c.user_id
+ WHERE c.token_hash = ? AND c.expires_at > ?`
+
+// MFAStep is a pending second step as MFALogin reads it: the challenge, its user, and the
+// user's TOTP secret (zero when the user has none any more).
+type MFAStep struct {
+	Challenge MFAChallenge
+	User      User
+	TOTP      TOTP
+}
 
 // MFALogin returns, in one prepared statement, the pending second step stored under hash if it
-// has not expired at now (else ErrNotFound), and its user's TOTP secret (zero when the user has
-// none any more).
-func (s *Store) MFALogin(ctx context.Context, hash string, now time.Time) (MFAChallenge, TOTP, error) {
+// has not expired at now (else ErrNotFound), with its user and the user's TOTP secret.
+func (s *Store) MFALogin(ctx context.Context, hash string, now time.Time) (MFAStep, error) {
 	ps, err := s.stmts.Get(ctx, s.q(mfaLoginSelect))
 	if err != nil {
-		return MFAChallenge{}, TOTP{}, classify(fmt.Errorf("read mfa challenge: %w", err))
+		return MFAStep{}, classify(fmt.Errorf("read mfa challenge: %w", err))
 	}
-	c, t := MFAChallenge{Hash: hash}, TOTP{}
-	var scope string
-	var at [5]int64
-	err = ps.QueryRowxContext(ctx, hash, ms(now)).Scan(&c.UserID, &c.ClientID, &scope, &at[0], &at[1], &t.Sealed, &at[2], &at[3], &at[4])
+	var r struct {
+		userRow
+		ClientID     string `db:"c_client_id"`
+		Scope        string `db:"c_scope"`
+		CreatedAt    int64  `db:"c_created_at"`
+		ExpiresAt    int64  `db:"c_expires_at"`
+		Sealed       string `db:"t_sealed"`
+		TCreatedAt   int64  `db:"t_created_at"`
+		TConfirmedAt int64  `db:"t_confirmed_at"`
+		LastStep     int64  `db:"t_last_step"`
+	}
+	err = ps.QueryRowxContext(ctx, hash, ms(now)).StructScan(&r)
 	if errors.Is(err, sql.ErrNoRows) {
-		return MFAChallenge{}, TOTP{}, ErrNotFound
+		return MFAStep{}, ErrNotFound
 	}
 	if err != nil {
-		return MFAChallenge{}, TOTP{}, classify(fmt.Errorf("read mfa challenge: %w", err))
+		return MFAStep{}, classify(fmt.Errorf("read mfa challenge: %w", err))
 	}
-	c.Scope, c.CreatedAt, c.ExpiresAt = list(scope), fromMS(at[0]), fromMS(at[1])
-	if t.Sealed != "" {
-		t.UserID, t.CreatedAt, t.ConfirmedAt, t.LastStep = c.UserID, fromMS(at[2]), fromMS(at[3]), at[4]
+	st := MFAStep{User: r.user(), Challenge: MFAChallenge{Hash: hash, UserID: r.ID, ClientID: r.ClientID, Scope: list(r.Scope),
+		CreatedAt: fromMS(r.CreatedAt), ExpiresAt: fromMS(r.ExpiresAt)}}
+	if r.Sealed != "" {
+		st.TOTP = TOTP{UserID: r.ID, Sealed: r.Sealed, CreatedAt: fromMS(r.TCreatedAt), ConfirmedAt: fromMS(r.TConfirmedAt), LastStep: r.LastStep}
+		st.User.MFA = st.TOTP.Confirmed()
 	}
-	return c, t, nil
+	return st, nil
 }
 
 // CompleteMFALogin finishes the second step of challenge hash with f and starts the session, in

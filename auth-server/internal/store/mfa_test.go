@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestTOTPEnrolment(t *testing.T) {
 		if err := s.ConfirmTOTP(ctx, u.ID, "first", 5, []string{"h1"}, now, ev); !errors.Is(err, store.ErrFactorUsed) {
 			t.Errorf("confirm a replaced secret: %v", err)
 		}
-		if on, _ := s.MFAEnabled(ctx, u.ID); on[u.ID] {
+		if got, _ := s.UserByID(ctx, u.ID); got.MFA {
 			t.Error("pending secret counts as enabled")
 		}
 		if err := s.ConfirmTOTP(ctx, u.ID, "second", 5, []string{"h1", "h2"}, now, ev); err != nil {
@@ -69,8 +70,12 @@ func TestTOTPEnrolment(t *testing.T) {
 		if n, err := s.RecoveryCodesLeft(ctx, u.ID); err != nil || n != 2 {
 			t.Errorf("recovery codes left = %d, %v", n, err)
 		}
-		if on, err := s.MFAEnabled(ctx, u.ID, uuid.NewString()); err != nil || len(on) != 1 || !on[u.ID] {
-			t.Errorf("MFAEnabled = %v, %v", on, err)
+		// Every user read says so: by id, by login, in a search.
+		byID, err1 := s.UserByID(ctx, u.ID)
+		byLogin, err2 := s.UserByLogin(ctx, u.Email)
+		found, err3 := s.FindUsers(ctx, store.UserQuery{Prefix: strings.ToLower(u.Username), Limit: 10})
+		if err := errors.Join(err1, err2, err3); err != nil || !byID.MFA || !byLogin.MFA || len(found) != 1 || !found[0].MFA {
+			t.Errorf("MFA by id %v, by login %v, found %+v: %v", byID.MFA, byLogin.MFA, found, err)
 		}
 		// Removal with a used code changes nothing; with a fresh one it removes everything.
 		rm := store.AuditEvent{At: now.Add(time.Millisecond), Event: store.AuditMFARemoved, UserID: u.ID}
@@ -123,10 +128,14 @@ func TestMFALoginSpendsOnce(t *testing.T) {
 		s, ctx := store.New(d), context.Background()
 		u := mfaUser(t, s, "bob", "r1")
 		h := newChallenge(t, s, u, time.Minute)
-		got, secret, err := s.MFALogin(ctx, h, time.Now())
+		st, err := s.MFALogin(ctx, h, time.Now())
+		got, secret := st.Challenge, st.TOTP
 		if err != nil || got.UserID != u.ID || got.ClientID != "first-party" || !slices.Equal(got.Scope, []string{"openid"}) ||
 			secret.Sealed != "sealed-bob" || !secret.Confirmed() || secret.LastStep != 100 {
 			t.Fatalf("MFALogin = %+v, %+v, %v", got, secret, err)
+		}
+		if st.User.ID != u.ID || st.User.Username != u.Username || st.User.Email != u.Email || !st.User.MFA {
+			t.Errorf("MFALogin's user = %+v", st.User)
 		}
 		// A replayed step (100 was accepted at confirmation) leaves the challenge usable.
 		if err := completeMFA(s, u, h, store.Factor{Step: 100}); !errors.Is(err, store.ErrFactorUsed) {
@@ -138,7 +147,7 @@ func TestMFALoginSpendsOnce(t *testing.T) {
 		if err := completeMFA(s, u, h, store.Factor{Step: 102}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("challenge used twice: %v", err)
 		}
-		if _, _, err := s.MFALogin(ctx, h, time.Now()); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.MFALogin(ctx, h, time.Now()); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("used challenge still found: %v", err)
 		}
 		sessions, _ := s.ListSessions(ctx, u.ID, time.Now())
@@ -147,7 +156,7 @@ func TestMFALoginSpendsOnce(t *testing.T) {
 		}
 		// An expired challenge is refused, then swept.
 		old := newChallenge(t, s, u, time.Millisecond)
-		if _, _, err := s.MFALogin(ctx, old, time.Now().Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.MFALogin(ctx, old, time.Now().Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("expired challenge: %v", err)
 		}
 		if n, err := s.DeleteExpiredMFAChallenges(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {

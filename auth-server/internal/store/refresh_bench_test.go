@@ -19,8 +19,9 @@ import (
 type refreshBench struct {
 	s     *store.Store
 	now   time.Time
-	heads []string // the unspent token of each session
-	seq   atomic.Int64
+	heads  []string // the unspent token of each session
+	seq    atomic.Int64
+	userID string
 }
 
 // newRefreshBench makes a user and n sessions on a fresh database of the kind open gives.
@@ -34,6 +35,7 @@ func newRefreshBench(b *testing.B, d *db.DB, n int) *refreshBench {
 	if err := rb.s.CreateUser(ctx, u, nil); err != nil {
 		b.Fatalf("create user: %v", err)
 	}
+	rb.userID = u.ID
 	for i := range rb.heads {
 		tok, hash, err := refresh.NewToken()
 		if err != nil {
@@ -117,5 +119,37 @@ func BenchmarkRefreshRotateParallel(b *testing.B) {
 				}
 			}
 		})
+	})
+}
+
+// BenchmarkLoginStore is the store's part of a password log-in (the argon2id check aside):
+// the user by login, both throttle counters, then the session with its first refresh token
+// and audit event, one log-in after another.
+func BenchmarkLoginStore(b *testing.B) {
+	eachStore(b, func(b *testing.B, d *db.DB) {
+		rb := newRefreshBench(b, d, 1)
+		ctx := context.Background()
+		u, err := rb.s.UserByID(ctx, rb.userID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := rb.s.UserByLogin(ctx, u.Username); err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := rb.s.ThrottleCounters(ctx, "account:"+u.ID, "address:127.0.0.1"); err != nil {
+				b.Fatal(err)
+			}
+			_, hash, err := refresh.NewToken()
+			if err != nil {
+				b.Fatal(err)
+			}
+			sess := store.Session{ID: uuid.NewString(), UserID: u.ID, CreatedAt: rb.now, LastUsedAt: rb.now, ExpiresAt: rb.now.Add(720 * time.Hour)}
+			if err := rb.s.CreateSession(ctx, sess, hash, rb.now.Add(168*time.Hour),
+				store.AuditEvent{At: rb.now, Event: store.AuditLoginSuccess, UserID: u.ID, SessionID: sess.ID}); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }

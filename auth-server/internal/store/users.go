@@ -32,8 +32,8 @@ type User struct {
 	// EmailVerified: the link of a mail sent to Email was followed (CONTRACT §11).
 	EmailVerified bool
 
-	// MFA: a confirmed TOTP secret exists. Only the account service's administrative reads
-	// fill it in (from MFAEnabled); the user reads of this package leave it false.
+	// MFA: a confirmed TOTP secret exists. UserByID, UserByLogin and FindUsers fill it in;
+	// the bulk reads of the sync replay and the revocation replay leave it false.
 	MFA bool
 }
 
@@ -66,6 +66,7 @@ type userRow struct {
 	DisabledAt   int64  `db:"disabled_at"`
 	LastLoginAt  int64  `db:"last_login_at"`
 	NotBefore    int64  `db:"tokens_not_before"`
+	MFA          bool   `db:"mfa"` // userMFACol; false where a read leaves it out
 
 	EmailVerified int64 `db:"email_verified"` // 00008_mail.sql
 }
@@ -74,7 +75,7 @@ func (r userRow) user() User {
 	return User{ID: r.ID, Username: r.Username, Email: r.Email, PasswordHash: r.PasswordHash,
 		Version: r.Version, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt),
 		Roles: roleList(r.Roles), DisabledAt: fromMS(r.DisabledAt), LastLoginAt: fromMS(r.LastLoginAt),
-		TokensNotBefore: fromMS(r.NotBefore), EmailVerified: r.EmailVerified != 0}
+		TokensNotBefore: fromMS(r.NotBefore), EmailVerified: r.EmailVerified != 0, MFA: r.MFA}
 }
 
 // roleList is a stored role list, never nil (a token's roles claim is always an array).
@@ -90,6 +91,19 @@ const userCols = "id, username, email, password_hash, version, created_at, updat
 // userReadCols are the columns a userRow is read from: userCols and those a new user starts
 // without.
 const userReadCols = userCols + ", tokens_not_before"
+
+// qualified is cols (a comma-separated list of column names) each prefixed with table.
+func qualified(table, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = table + "." + c
+	}
+	return strings.Join(parts, ", ")
+}
+
+// userMFACol is a user read's "mfa" column: whether a confirmed TOTP secret exists (one index
+// probe), so that a log-in knows whether a second step follows without asking again.
+const userMFACol = "EXISTS (SELECT 1 FROM mfa_totp t WHERE t.user_id = users.id AND t.confirmed_at <> 0) AS mfa"
 
 // CreateUser inserts u (Version 1) and, in the same transaction, its "upsert" sync event for
 // each target and the mails given (a verification mail, with its token). A username or email
@@ -129,7 +143,7 @@ func (s *Store) UserByLogin(ctx context.Context, login string) (User, error) {
 
 func (s *Store) getUser(ctx context.Context, q sqlx.QueryerContext, where string, arg any) (User, error) {
 	var r userRow
-	err := sqlx.GetContext(ctx, q, &r, s.q(`SELECT `+userReadCols+` FROM users WHERE `+where), arg)
+	err := sqlx.GetContext(ctx, q, &r, s.q(`SELECT `+userReadCols+`, `+userMFACol+` FROM users WHERE `+where), arg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}

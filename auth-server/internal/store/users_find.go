@@ -30,7 +30,7 @@ func (s *Store) FindUsers(ctx context.Context, q UserQuery) ([]User, error) {
 	if q.After != "" {
 		where, args = append(where, "lower(username) > ?"), append(args, q.After)
 	}
-	query := `SELECT ` + userReadCols + ` FROM users`
+	query := `SELECT ` + userReadCols + `, ` + userMFACol + ` FROM users`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}
