@@ -17,8 +17,8 @@ import (
 
 // refreshBench is a store with sessions whose token chains the benchmarks follow.
 type refreshBench struct {
-	s     *store.Store
-	now   time.Time
+	s      *store.Store
+	now    time.Time
 	heads  []string // the unspent token of each session
 	seq    atomic.Int64
 	userID string
