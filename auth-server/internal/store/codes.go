@@ -49,8 +49,9 @@ func (s *Store) CreateCode(ctx context.Context, c AuthCode) error {
 
 // liveLoginSession is the condition of a live login session s (not ended, not expired, idle
 // or not) stored under a cookie hash (the first parameter; then now twice) whose user u is not
-// disabled. It repeats the partial index's predicate (a cookie hash that is not empty): neither can
-// tell that of a bound parameter, and without it both scanned every session.
+// disabled. It repeats the partial index's predicate (a cookie hash that is not empty):
+// neither database can tell that of a bound parameter, and without it both scanned every
+// session.
 const liveLoginSession = `s.cookie_hash = ? AND s.cookie_hash <> '' AND s.revoked_at = 0 AND s.expires_at > ?
  AND (s.idle_expires_at = 0 OR s.idle_expires_at > ?) AND u.disabled_at = 0`
 
