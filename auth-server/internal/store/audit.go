@@ -68,16 +68,26 @@ func (s *Store) Audit(ctx context.Context, e AuditEvent) error {
 func (s *Store) audit(ctx context.Context, x sqlx.ExecerContext, e AuditEvent) error {
 	// A time-ordered id (UUIDv7, monotonic within the process): events of the same
 	// millisecond keep the order they were written in, which the trail's order (at, id) shows.
-	id, err := uuid.NewV7()
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", e.Event, err)
+	args, err := auditArgs(e)
+	if err == nil {
+		_, err = x.ExecContext(ctx, s.q(`INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), args...)
 	}
-	_, err = x.ExecContext(ctx, s.q(`INSERT INTO audit_events (id, at, event, user_id, session_id, ip, detail, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		id.String(), ms(e.At), e.Event, e.UserID, e.SessionID, e.IP, e.Detail, e.Actor)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Event, err)
 	}
 	return nil
+}
+
+// auditCols are the columns of an audit event as auditArgs gives their values.
+const auditCols = "id, at, event, user_id, session_id, ip, detail, actor"
+
+// auditArgs are the values of auditCols for e, with a new id.
+func auditArgs(e AuditEvent) ([]any, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	return []any{id.String(), ms(e.At), e.Event, e.UserID, e.SessionID, e.IP, e.Detail, e.Actor}, nil
 }
 
 // AuditEvents returns the newest events (of one user when userID is not empty), newest first.

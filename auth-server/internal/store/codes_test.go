@@ -83,3 +83,53 @@ func TestCreateCodeInSession(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateSessionWritesEverything: a log-in's session (one statement on PostgreSQL, a
+// transaction on SQLite) stores the session with every field, its first refresh token, the
+// audit event and the user's last log-in time.
+func TestCreateSessionWritesEverything(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		s, ctx := store.New(d), context.Background()
+		u := newUser("erin")
+		if err := s.CreateUser(ctx, u, nil); err != nil {
+			t.Fatal(err)
+		}
+		sess := newSession(u.ID, "")
+		sess.UserAgent, sess.IP, sess.AMR = "curl/8", "192.0.2.7", []string{"pwd"}
+		idle := sess.CreatedAt.Add(30 * time.Minute)
+		ev := store.AuditEvent{At: sess.CreatedAt, Event: store.AuditLoginSuccess, UserID: u.ID, SessionID: sess.ID, IP: sess.IP, Detail: "d"}
+		if err := s.CreateSession(ctx, sess, "token-hash", idle, ev); err != nil {
+			t.Fatal(err)
+		}
+		live, err := s.ListSessions(ctx, u.ID, sess.CreatedAt)
+		if err != nil || len(live) != 1 {
+			t.Fatalf("sessions = %+v, %v", live, err)
+		}
+		got := live[0]
+		if got.ID != sess.ID || got.ClientID != "first-party" || !slices.Equal(got.Scope, sess.Scope) || !slices.Equal(got.AMR, sess.AMR) ||
+			got.UserAgent != "curl/8" || got.IP != "192.0.2.7" || !got.ExpiresAt.Equal(sess.ExpiresAt) || !got.IdleExpiresAt.Equal(idle) {
+			t.Errorf("session = %+v, want %+v idle until %v", got, sess, idle)
+		}
+		var tokens int
+		if err := d.GetContext(ctx, &tokens, d.Rebind(`SELECT count(*) FROM refresh_tokens WHERE token_hash = ? AND session_id = ? AND expires_at = ?`),
+			"token-hash", sess.ID, idle.UnixMilli()); err != nil || tokens != 1 {
+			t.Errorf("refresh token rows = %d, %v", tokens, err)
+		}
+		trail, err := s.AuditPage(ctx, store.AuditQuery{UserID: u.ID, Type: store.AuditLoginSuccess, Limit: 10})
+		if err != nil || len(trail) != 1 || trail[0].SessionID != sess.ID || trail[0].IP != sess.IP || trail[0].Detail != "d" || trail[0].ID == "" {
+			t.Errorf("audit = %+v, %v", trail, err)
+		}
+		if back, err := s.UserByID(ctx, u.ID); err != nil || !back.LastLoginAt.Equal(sess.CreatedAt) {
+			t.Errorf("last log-in = %v, %v; want %v", back.LastLoginAt, err, sess.CreatedAt)
+		}
+		// A session of a user that does not exist is refused, and nothing is left of it.
+		ghost := newSession(uuid.NewString(), "")
+		if err := s.CreateSession(ctx, ghost, "ghost-hash", idle, store.AuditEvent{At: ghost.CreatedAt, Event: store.AuditLoginSuccess}); err == nil {
+			t.Error("a session of no user was stored")
+		}
+		var n int
+		if err := d.GetContext(ctx, &n, d.Rebind(`SELECT count(*) FROM refresh_tokens WHERE token_hash = ?`), "ghost-hash"); err != nil || n != 0 {
+			t.Errorf("ghost token rows = %d, %v", n, err)
+		}
+	})
+}
