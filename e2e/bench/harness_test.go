@@ -143,10 +143,19 @@ type scenario struct {
 	proc        *Proc // the server, profiled when a target is missed
 	pinned      bool  // proc runs on the servers' CPU: report other work on that CPU
 	worker      func(i int) (Op, error)
+	dur         time.Duration // of one run, and of its ceiling's; zero: the harness's (-dur)
 }
 
-// once runs sc once for the run duration.
-func (h *harness) once(sc scenario) (Result, error) { return h.runFor(sc, h.dur) }
+// once runs sc once for its run duration.
+func (h *harness) once(sc scenario) (Result, error) { return h.runFor(sc, h.runDur(sc)) }
+
+// runDur is the duration of one run of sc.
+func (h *harness) runDur(sc scenario) time.Duration {
+	if sc.dur > 0 {
+		return sc.dur
+	}
+	return h.dur
+}
 
 // runFor runs sc once for d.
 func (h *harness) runFor(sc scenario, d time.Duration) (Result, error) {
@@ -183,7 +192,7 @@ func (h *harness) measure(sc scenario, c *ceiling, checks checkFunc) Row {
 	w := h.cpuWatch(sc.pinned, sc.proc)
 	for range h.runs {
 		if c != nil && ceil.Err == nil {
-			r, err := watched(cw, func() (Result, error) { return c.run(h.dur) })
+			r, err := watched(cw, func() (Result, error) { return c.run(h.runDur(sc)) })
 			ceil.Err = err
 			ceil.Fig.Runs = append(ceil.Fig.Runs, r)
 		}
@@ -203,6 +212,9 @@ func (h *harness) measure(sc scenario, c *ceiling, checks checkFunc) Row {
 		}
 	}
 	notes := h.cpuNote(w)
+	if sc.dur > 0 && sc.dur != h.dur {
+		notes = append([]string{fmt.Sprintf("runs of %s", sc.dur)}, notes...)
+	}
 	if row.Err == nil && ceil.Err == nil && w != nil && cw != nil {
 		notes = append(notes, efficiencyNote(row, ceil, w, cw)...)
 	}

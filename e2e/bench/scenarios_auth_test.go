@@ -98,8 +98,8 @@ func (h *harness) hashPhase(st storeCfg) error {
 	}
 	h.rssRow(st, auth, users)
 	hash := h.hashCeiling()
-	h.measure(scenario{store: st.Name, name: "login", conc: concHTTP, proc: auth, worker: h.loginWorker(auth.Addr, users)},
-		hash, atLeast(0.9))
+	h.measure(scenario{store: st.Name, name: "login", conc: concHTTP, proc: auth, worker: h.loginWorker(auth.Addr, users), dur: *hashDur},
+		hash, atLeast(0.92))
 	h.signupRow(st, auth, hash, "signup", "su")
 	auth.Stop()
 	dead, err := FreePort() // nothing listens there
@@ -151,7 +151,7 @@ func (h *harness) rssRow(st storeCfg, auth *Proc, users []string) {
 // signupRow measures signups of fresh users named tag<n>.
 func (h *harness) signupRow(st storeCfg, auth *Proc, hash *ceiling, name, tag string) {
 	var n counter
-	h.measure(scenario{store: st.Name, name: name, conc: concHTTP, proc: auth, worker: func(int) (Op, error) {
+	h.measure(scenario{store: st.Name, name: name, conc: concHTTP, proc: auth, dur: *hashDur, worker: func(int) (Op, error) {
 		c := h.conn(auth.Addr)
 		return func() error {
 			_, err := call(c, auth.Addr, "/signup", signupBody(fmt.Sprintf("%s%d", tag, n.next())), 201)
