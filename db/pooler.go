@@ -21,12 +21,12 @@ import (
 // exist"), and two clients' statements of the same name meet on one ("… already exists").
 // lib/pq's plain parameterised query is no better by default: it parses the unnamed statement
 // and binds it in two exchanges, each ending with a Sync the pooler may route elsewhere
-// ("unnamed prepared statement does not exist").
+// ("unnamed prepared statement does not exist"); so every connection, in either mode, sends
+// it in one (binary_parameters).
 //
 // With prepared statements off, the DB's statements (StmtCache's included) are prepared on the
-// client only: each run is one unnamed Parse/Bind/Execute/Sync exchange (lib/pq's
-// binary_parameters), one round trip as a named statement's run is, without the server-side
-// plan it saves. Migrations then take goose's table lock instead of its session advisory
+// client only: each run is one unnamed Parse/Bind/Execute/Sync exchange, one round trip as a
+// named statement's run is, without the server-side plan it saves. Migrations then take goose's table lock instead of its session advisory
 // lock, which a pooler would leave held on a server connection the migration no longer owns.
 // Everything else the DB does is transaction-scoped already (pg_advisory_xact_lock, SET LOCAL)
 // and nothing LISTENs.

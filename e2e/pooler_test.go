@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jwtauth/jwtauth/db"
 	"github.com/jwtauth/jwtauth/internal/pgbouncertest"
@@ -170,20 +172,56 @@ func plSyncLeases(t *testing.T, p *Pooled) {
 }
 
 // TestPoolerNeedsItsMode shows, with the real binaries, that the pooler-safe mode matters:
-// through a transaction-mode pgbouncer, `auth-server migrate` with
-// DB_PREPARED_STATEMENTS=on fails on lib/pq's statements, each split over server
-// connections ("prepared statement … does not exist"), while the default (auto, which finds
-// the pooler) migrates, and so does `resource-server migrate`.
+// through a transaction-mode pgbouncer with one server connection, an auth server with
+// DB_PREPARED_STATEMENTS=on fails concurrent refreshes (its connections' named statements
+// meet on the one server connection: "prepared statement … already exists" or "… does not
+// exist"), while one with the default (auto, which finds the pooler) refreshes the same way
+// without a failure. Migrations need no named statement, so both servers migrate.
 func TestPoolerNeedsItsMode(t *testing.T) {
 	t.Parallel()
 	if pgbouncertest.Binary() == "" {
 		t.Skip("pgbouncer tests skipped: pgbouncer is not installed (apt-get install pgbouncer)")
 	}
-	urls := pgbouncertest.StartMany(t, pgbouncertest.Options{PoolSize: 4}, testdb.PostgresURL(t), testdb.PostgresURL(t))
-	on := newAuth(t, map[string]string{"AUTH_DATABASE_URL": urls[0], "DB_PREPARED_STATEMENTS": "on"})
-	if res := on.CLI("migrate"); res.Code == 0 || !strings.Contains(res.Stderr+res.Stdout, "prepared statement") {
-		t.Errorf("migrate through pgbouncer with DB_PREPARED_STATEMENTS=on: want a failure naming a prepared statement, got %s", res)
+	urls := pgbouncertest.StartMany(t, pgbouncertest.Options{PoolSize: 1}, testdb.PostgresURL(t), testdb.PostgresURL(t))
+	const chains, rounds = 8, 5
+	auto := startAuth(t, map[string]string{"AUTH_DATABASE_URL": urls[0]})
+	c := newClient(t)
+	u := c.signup(auto.URL, "pooled")
+	tokens := make([]string, 2*chains) // the first half for the default mode, the rest for on
+	for i := range tokens {
+		tokens[i] = c.login(auto.URL, u).RefreshToken
 	}
-	newAuth(t, map[string]string{"AUTH_DATABASE_URL": urls[0]}).MustCLI("migrate")
+	// refresh follows each chain from its token at once, rounds times, and counts the chains
+	// that met an answer other than 200.
+	refresh := func(c *Client, url string, tokens []string) int {
+		var failed atomic.Int64
+		var wg sync.WaitGroup
+		for i := range tokens {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range rounds {
+					r := rfRefresh(c, url, tokens[i], false)
+					if r.err != nil || r.status != http.StatusOK {
+						failed.Add(1)
+						return
+					}
+					tokens[i] = r.tokens.RefreshToken
+				}
+			}()
+		}
+		wg.Wait()
+		return int(failed.Load())
+	}
+	if failed := refresh(c, auto.URL, tokens[:chains]); failed != 0 {
+		t.Errorf("refreshes through pgbouncer with the default mode: %d of %d chains failed, want none", failed, chains)
+	}
+	on := startAuth(t, map[string]string{"AUTH_DATABASE_URL": urls[0], "DB_PREPARED_STATEMENTS": "on"})
+	raw := &Client{t: t, hc: &http.Client{Timeout: 30 * time.Second}} // its 500s are the point
+	failed := refresh(raw, on.URL, tokens[chains:])
+	t.Logf("DB_PREPARED_STATEMENTS=on: %d of %d chains failed", failed, chains)
+	if failed == 0 || !strings.Contains(on.Output(), "prepared statement") {
+		t.Errorf("refreshes through pgbouncer with DB_PREPARED_STATEMENTS=on: %d of %d chains failed, want some, with a log naming a prepared statement", failed, chains)
+	}
 	newResource(t, map[string]string{"APP_DATABASE_URL": urls[1], "JWKS_URL": "http://127.0.0.1:9/.well-known/jwks.json"}).MustCLI("migrate")
 }
