@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -206,6 +207,81 @@ func TestMFAConcurrentUse(t *testing.T) {
 		race("one challenge", func(int) string { return one }, func(i int) store.Factor { return store.Factor{Step: int64(300 + i)} })
 		if left, _ := s.RecoveryCodesLeft(context.Background(), u.ID); left != 0 {
 			t.Errorf("recovery codes left = %d", left)
+		}
+	})
+}
+
+// TestCompleteMFALoginWrites: finishing a second step (one statement on PostgreSQL, a
+// transaction on SQLite) spends the challenge and the factor and writes the user's last
+// log-in, the session, its first refresh token when there is one, and every audit event;
+// a spent factor changes nothing at all.
+func TestCompleteMFALoginWrites(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		s, ctx := store.New(d), context.Background()
+		u := mfaUser(t, s, "frank", "r1", "r2")
+		count := func(q string, args ...any) int {
+			t.Helper()
+			var n int
+			if err := d.GetContext(ctx, &n, d.Rebind(q), args...); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for _, tc := range []struct {
+			name   string
+			f      store.Factor
+			token  string
+			audits int
+		}{
+			{"totp, refresh token", store.Factor{Step: 500}, "tok-totp", 1},
+			{"recovery code, login session", store.Factor{RecoveryHash: "r2"}, "", 2},
+		} {
+			h := newChallenge(t, s, u, time.Minute)
+			now := time.Now().UTC().Truncate(time.Millisecond).Add(time.Duration(tc.audits) * time.Second)
+			sess := store.Session{ID: uuid.NewString(), UserID: u.ID, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour),
+				AMR: []string{"pwd", "otp"}, ClientID: "first-party", Scope: []string{"openid"}, IP: "192.0.2.9", UserAgent: "ua", AuthTime: now}
+			var evs []store.AuditEvent
+			for i := range tc.audits {
+				evs = append(evs, store.AuditEvent{At: now, Event: store.AuditLoginSuccess, UserID: u.ID, SessionID: sess.ID, Detail: fmt.Sprint(i)})
+			}
+			// A spent factor first: nothing changes, the challenge stays.
+			if err := s.CompleteMFALogin(ctx, h, store.Factor{Step: 100}, sess, tc.token, now.Add(time.Hour), evs...); !errors.Is(err, store.ErrFactorUsed) {
+				t.Fatalf("%s: spent step: %v", tc.name, err)
+			}
+			if n := count(`SELECT count(*) FROM sessions WHERE id = ?`, sess.ID) + count(`SELECT count(*) FROM audit_events WHERE session_id = ?`, sess.ID); n != 0 {
+				t.Fatalf("%s: a refused factor wrote %d rows", tc.name, n)
+			}
+			if err := s.CompleteMFALogin(ctx, h, tc.f, sess, tc.token, now.Add(time.Hour), evs...); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if n := count(`SELECT count(*) FROM mfa_challenges WHERE token_hash = ?`, h); n != 0 {
+				t.Errorf("%s: challenge left", tc.name)
+			}
+			live, err := s.ListSessions(ctx, u.ID, now)
+			if err != nil || !slices.ContainsFunc(live, func(x store.Session) bool {
+				return x.ID == sess.ID && slices.Equal(x.AMR, sess.AMR) && x.IP == sess.IP && slices.Equal(x.Scope, sess.Scope)
+			}) {
+				t.Errorf("%s: sessions %+v, %v", tc.name, live, err)
+			}
+			wantTokens := 0
+			if tc.token != "" {
+				wantTokens = 1
+			}
+			if n := count(`SELECT count(*) FROM refresh_tokens WHERE session_id = ?`, sess.ID); n != wantTokens {
+				t.Errorf("%s: %d refresh tokens, want %d", tc.name, n, wantTokens)
+			}
+			if n := count(`SELECT count(*) FROM audit_events WHERE session_id = ?`, sess.ID); n != tc.audits {
+				t.Errorf("%s: %d audit events, want %d", tc.name, n, tc.audits)
+			}
+			if back, err := s.UserByID(ctx, u.ID); err != nil || !back.LastLoginAt.Equal(now) {
+				t.Errorf("%s: last log-in %v, %v; want %v", tc.name, back.LastLoginAt, err, now)
+			}
+		}
+		if got, _ := s.TOTPOf(ctx, u.ID); got.LastStep != 500 {
+			t.Errorf("last step = %d, want 500", got.LastStep)
+		}
+		if left, _ := s.RecoveryCodesLeft(ctx, u.ID); left != 1 {
+			t.Errorf("recovery codes left = %d, want 1", left)
 		}
 	})
 }
