@@ -101,7 +101,7 @@ func TestClientIDTokenAlg(t *testing.T) {
 	c := newCLI(t)
 	c.ok("", "keys", "list") // the default lifecycles: ES256 and RS256
 	keysBefore := c.ok("", "keys", "list", "--json")
-	for _, bad := range []string{"HS256", "none", "es256", "PS256"} {
+	for _, bad := range []string{"HS256", "none", "es256", "PS256", ""} {
 		_, err := c.run("", "clients", "add", "spa", "--id-token-alg", bad)
 		if err == nil || !strings.Contains(err.Error(), "invalid id token algorithm") || !strings.Contains(err.Error(), "RS256, ES256, EdDSA") {
 			t.Errorf("--id-token-alg %s: %v; want an error listing RS256, ES256, EdDSA", bad, err)

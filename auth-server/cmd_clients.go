@@ -96,7 +96,10 @@ func addClient(ctx context.Context, svc *account.Service, o cliArgs, stdout io.W
 	}
 	c := clients.Client{Name: o.args[0], Confidential: o.bools["confidential"], RedirectURIs: o.lists["redirect-uri"],
 		PostLogoutURIs: o.lists["post-logout-uri"], Grants: o.lists["grant"], Roles: o.lists["role"], IDTokenAlg: o.last("id-token-alg")}
-	if err := clients.CheckIDTokenAlg(c.IDTokenAlg); err != nil { // before anything is opened or generated
+	if _, given := o.lists["id-token-alg"]; given && c.IDTokenAlg == "" {
+		return fmt.Errorf("clients add: --id-token-alg: %w: empty (want one of %s)", clients.ErrInvalidIDTokenAlg, strings.Join(clients.IDTokenAlgs(), ", "))
+	}
+	if err := clients.CheckIDTokenAlg(c.IDTokenAlg); err != nil {
 		return fmt.Errorf("clients add: --id-token-alg: %w", err)
 	}
 	if len(c.Grants) == 0 {
