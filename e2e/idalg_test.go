@@ -137,7 +137,7 @@ func idTokenAlgsOf(t *testing.T, c *Client, base string) []string {
 // checkIDTokenHeader checks an ID token's JOSE header: alg, kid and typ JWT.
 func checkIDTokenHeader(t *testing.T, raw, alg, kid string) {
 	t.Helper()
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 	if err != nil {
 		t.Fatalf("ID token %q is not a JWS of %s: %v", raw, alg, err)
 	}
