@@ -52,3 +52,30 @@ func (r *Ring) ClientLifecycle(ctx context.Context, alg string) (func(old []keys
 		return out, nil
 	}, nil
 }
+
+// algsWith returns the configured lifecycles followed by those of clientAlgs that the ring can
+// keep (an asymmetric algorithm keys.Generate knows; anything else in the table is ignored).
+func (r *Ring) algsWith(clientAlgs []string) []string {
+	out := slices.Clone(r.base)
+	for _, a := range clientAlgs {
+		if keys.Supported(a) && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// read returns the stored keys, their version and the managed lifecycles, the clients'
+// algorithms read after the keys: a client registered with its keys in one transaction
+// (store.CreateClientWithKeys) is seen by a read that sees the keys.
+func (r *Ring) read(ctx context.Context) ([]keys.Key, int64, []string, error) {
+	ks, v, err := r.store.Keys(ctx)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("load keys: %w", err)
+	}
+	ca, err := r.store.ClientIDTokenAlgs(ctx)
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("load keys: %w", err)
+	}
+	return ks, v, r.algsWith(ca), nil
+}

@@ -73,8 +73,9 @@ const IDTokenAlg = keys.AlgRS256
 // New returns a Ring for access tokens of algorithm alg, sealed by sealer, under policy. The
 // ring manages the lifecycle of alg, an RS256 lifecycle for ID tokens when alg is not RS256,
 // and one for each ID-token algorithm registered clients chose (read from the store with the
-// keys, so a client registered elsewhere is seen here at the next reload). With alg HS256 (signed with SECRET_KEY, never a key of the ring) it manages only the
-// RS256 lifecycle, and SigningKey reports ErrNoSigningKey.
+// keys, so a client registered elsewhere is seen here at the next reload). With alg HS256
+// (signed with SECRET_KEY, never a key of the ring) it manages only the RS256 lifecycle and
+// the clients', and SigningKey reports ErrNoSigningKey.
 func New(store Store, sealer *keys.Sealer, policy keys.Policy, alg string, now func() time.Time, log *slog.Logger) *Ring {
 	r := &Ring{store: store, sealer: sealer, policy: policy, alg: alg, now: now, log: log, generate: keys.Generate}
 	if alg != "HS256" {
@@ -106,33 +107,6 @@ func (r *Ring) algs() []string {
 		return s.algs
 	}
 	return r.base
-}
-
-// algsWith returns the configured lifecycles followed by those of clientAlgs that the ring can
-// keep (an asymmetric algorithm keys.Generate knows; anything else in the table is ignored).
-func (r *Ring) algsWith(clientAlgs []string) []string {
-	out := slices.Clone(r.base)
-	for _, a := range clientAlgs {
-		if keys.Supported(a) && !slices.Contains(out, a) {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// read returns the stored keys, their version and the managed lifecycles, the clients'
-// algorithms read after the keys: a client registered with its keys in one transaction
-// (store.CreateClientWithKeys) is seen by a read that sees the keys.
-func (r *Ring) read(ctx context.Context) ([]keys.Key, int64, []string, error) {
-	ks, v, err := r.store.Keys(ctx)
-	if err != nil {
-		return nil, 0, nil, fmt.Errorf("load keys: %w", err)
-	}
-	ca, err := r.store.ClientIDTokenAlgs(ctx)
-	if err != nil {
-		return nil, 0, nil, fmt.Errorf("load keys: %w", err)
-	}
-	return ks, v, r.algsWith(ca), nil
 }
 
 // SigningKey returns the access-token algorithm's current key, carrying its kid.
@@ -220,7 +194,8 @@ func (r *Ring) Ready() bool {
 
 // Bootstrap creates the first current and next keys of every managed algorithm that has no
 // current key: all of them on an empty store, the RS256 ID-token lifecycle alone on a store
-// made before it existed. A replica that finds them there changes nothing. The keys are
+// made before it existed, a client's algorithm registered without its keys (no key ring
+// then). A replica that finds them there changes nothing. The keys are
 // generated before the transaction opens, once a read found them missing, and dropped if
 // another replica bootstrapped meanwhile.
 func (r *Ring) Bootstrap(ctx context.Context) error {
