@@ -46,9 +46,9 @@ func TestClientsCommands(t *testing.T) {
 		t.Fatalf("add: %s", out)
 	}
 	out = c.ok("", "clients", "list")
-	for _, want := range []string{`(?m)^CLIENT_ID +NAME +TYPE +GRANTS +SCOPES +REDIRECT_URIS$`,
-		`(?m)^first-party +first-party +public +password,refresh_token +openid,profile,email,notes:read,notes:write,admin +-$`,
-		`(?m)^` + id[1] + ` +shop +confidential +authorization_code,client_credentials +openid,notes:read +https://shop\.example/cb$`} {
+	for _, want := range []string{`(?m)^CLIENT_ID +NAME +TYPE +GRANTS +SCOPES +REDIRECT_URIS +ID_TOKEN_ALG$`,
+		`(?m)^first-party +first-party +public +password,refresh_token +openid,profile,email,notes:read,notes:write,admin +- +RS256$`,
+		`(?m)^` + id[1] + ` +shop +confidential +authorization_code,client_credentials +openid,notes:read +https://shop\.example/cb +RS256$`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("list: want %s in\n%s", want, out)
 		}
@@ -91,6 +91,69 @@ func TestClientsCommands(t *testing.T) {
 	}
 	if out := c.ok("", "clients", "list"); strings.Contains(out, "shop") {
 		t.Errorf("removed client still listed:\n%s", out)
+	}
+}
+
+// TestClientIDTokenAlg: --id-token-alg is stored, listed and shown, and registers the
+// algorithm's key lifecycle in the same change; a bad value is refused, listing the valid
+// ones, and writes nothing (no client, no key).
+func TestClientIDTokenAlg(t *testing.T) {
+	c := newCLI(t)
+	c.ok("", "keys", "list") // the default lifecycles: ES256 and RS256
+	keysBefore := c.ok("", "keys", "list", "--json")
+	for _, bad := range []string{"HS256", "none", "es256", "PS256", ""} {
+		_, err := c.run("", "clients", "add", "spa", "--id-token-alg", bad)
+		if err == nil || !strings.Contains(err.Error(), "invalid id token algorithm") || !strings.Contains(err.Error(), "RS256, ES256, EdDSA") {
+			t.Errorf("--id-token-alg %s: %v; want an error listing RS256, ES256, EdDSA", bad, err)
+		}
+	}
+	if _, err := c.run("", "clients", "add", "spa", "--id-token-alg", "ES256", "--id-token-alg", "EdDSA"); err == nil {
+		t.Error("two --id-token-alg values were accepted")
+	}
+	if out := c.ok("", "clients", "list"); strings.Contains(out, "spa") {
+		t.Errorf("a refused client was written:\n%s", out)
+	}
+	if got := c.ok("", "keys", "list", "--json"); got != keysBefore {
+		t.Errorf("a refused client changed the keys:\n%s\nwant\n%s", got, keysBefore)
+	}
+
+	out := c.ok("", "clients", "add", "spa", "--id-token-alg", "EdDSA", "--redirect-uri", "https://spa.example/cb")
+	id := regexp.MustCompile(`(?m)^client_id: (\S+)$`).FindStringSubmatch(out)
+	if id == nil || !strings.Contains(out, "id_token_alg: EdDSA") {
+		t.Fatalf("add: %s", out)
+	}
+	if out := c.ok("", "clients", "list"); !regexp.MustCompile(`(?m)^` + id[1] + ` +spa +public .* +EdDSA$`).MatchString(out) {
+		t.Errorf("list does not show EdDSA:\n%s", out)
+	}
+	if out := c.ok("", "clients", "show", id[1]); !regexp.MustCompile(`(?m)^ID token alg: +EdDSA$`).MatchString(out) {
+		t.Errorf("show: %s", out)
+	}
+	var rows []clientJSON
+	if err := json.Unmarshal([]byte(c.ok("", "clients", "list", "--json")), &rows); err != nil || len(rows) != 2 ||
+		rows[0].IDTokenAlg != "RS256" || rows[1].IDTokenAlg != "EdDSA" {
+		t.Errorf("list --json: %+v %v", rows, err)
+	}
+	// The EdDSA lifecycle exists (current and next), listed and rotated with the others.
+	list := c.ok("", "keys", "list")
+	for _, state := range []string{"current", "next"} {
+		if !regexp.MustCompile(`(?m)^\S+ +EdDSA +` + state + ` `).MatchString(list) {
+			t.Errorf("no EdDSA %s key after registering the client:\n%s", state, list)
+		}
+	}
+	rot := c.ok("", "keys", "rotate", "--force")
+	for _, alg := range []string{"ES256", "RS256", "EdDSA"} {
+		if !strings.Contains(rot, "alg "+alg+"\n") {
+			t.Errorf("keys rotate did not rotate %s:\n%s", alg, rot)
+		}
+	}
+	// A second client of the same algorithm adds no keys; RS256 spelled out is the default.
+	before := strings.Count(c.ok("", "keys", "list"), "EdDSA")
+	c.ok("", "clients", "add", "spa2", "--id-token-alg", "EdDSA")
+	if after := strings.Count(c.ok("", "keys", "list"), "EdDSA"); after != before {
+		t.Errorf("a second EdDSA client changed the EdDSA keys: %d rows, then %d", before, after)
+	}
+	if out := c.ok("", "clients", "add", "plain", "--id-token-alg", "RS256"); strings.Contains(out, "id_token_alg") {
+		t.Errorf("RS256 is the default, not stored as a choice: %s", out)
 	}
 }
 

@@ -19,8 +19,11 @@ import (
 
 // accounts is the account service of a CLI command, which works on the database directly.
 func (a *app) accounts(log *slog.Logger) *account.Service {
-	return account.New(account.Config{SyncTargets: a.cfg.SyncURLs}, account.Deps{
-		Store: a.store, Hasher: password.NewHasher(a.cfg.Argon2, 0), Issuer: a.issuer, Logger: log, Now: time.Now})
+	d := account.Deps{Store: a.store, Hasher: password.NewHasher(a.cfg.Argon2, 0), Issuer: a.issuer, Logger: log, Now: time.Now}
+	if a.ring != nil { // a client's ID-token algorithm gets its key lifecycle as it is registered
+		d.ClientKeys = a.ring
+	}
+	return account.New(account.Config{SyncTargets: a.cfg.SyncURLs}, d)
 }
 
 // clientsCommand runs `auth-server clients add|list|show|rotate-secret|remove`.
@@ -29,7 +32,7 @@ func clientsCommand(ctx context.Context, cfg config, log *slog.Logger, args []st
 		return errors.New("clients: want add, list, show, rotate-secret or remove")
 	}
 	o, err := parseCLIArgs("clients "+args[0], args[1:], []string{"confidential", "json"},
-		[]string{"redirect-uri", "post-logout-uri", "grant", "scope", "role"})
+		[]string{"redirect-uri", "post-logout-uri", "grant", "scope", "role", "id-token-alg"})
 	if err != nil {
 		return err
 	}
@@ -86,10 +89,19 @@ func clientsCommand(ctx context.Context, cfg config, log *slog.Logger, args []st
 }
 
 // addClient registers a client. Without --grant it gets authorization_code and refresh_token;
-// without --scope, openid profile email.
+// without --scope, openid profile email; without --id-token-alg, RS256 ID tokens.
 func addClient(ctx context.Context, svc *account.Service, o cliArgs, stdout io.Writer) error {
+	if n := len(o.lists["id-token-alg"]); n > 1 {
+		return fmt.Errorf("clients add: --id-token-alg given %d times; want one of %s", n, strings.Join(clients.IDTokenAlgs(), ", "))
+	}
 	c := clients.Client{Name: o.args[0], Confidential: o.bools["confidential"], RedirectURIs: o.lists["redirect-uri"],
-		PostLogoutURIs: o.lists["post-logout-uri"], Grants: o.lists["grant"], Roles: o.lists["role"]}
+		PostLogoutURIs: o.lists["post-logout-uri"], Grants: o.lists["grant"], Roles: o.lists["role"], IDTokenAlg: o.last("id-token-alg")}
+	if _, given := o.lists["id-token-alg"]; given && c.IDTokenAlg == "" {
+		return fmt.Errorf("clients add: --id-token-alg: %w: empty (want one of %s)", clients.ErrInvalidIDTokenAlg, strings.Join(clients.IDTokenAlgs(), ", "))
+	}
+	if err := clients.CheckIDTokenAlg(c.IDTokenAlg); err != nil {
+		return fmt.Errorf("clients add: --id-token-alg: %w", err)
+	}
 	if len(c.Grants) == 0 {
 		c.Grants = []string{clients.GrantAuthorizationCode, clients.GrantRefreshToken}
 	}
@@ -108,6 +120,9 @@ func addClient(ctx context.Context, svc *account.Service, o cliArgs, stdout io.W
 		return err
 	}
 	fmt.Fprintf(stdout, "client_id: %s\n", sc.ID)
+	if sc.IDTokenAlg != "" {
+		fmt.Fprintf(stdout, "id_token_alg: %s\n", sc.IDTokenAlg)
+	}
 	if secret != "" {
 		fmt.Fprintf(stdout, "client_secret: %s\n\nThe secret is shown only now (it is stored as a hash): store it in the client's configuration.\n", secret)
 	}
@@ -124,6 +139,7 @@ type clientJSON struct {
 	RedirectURIs   []string `json:"redirect_uris"`
 	PostLogoutURIs []string `json:"post_logout_uris"`
 	Roles          []string `json:"roles"`
+	IDTokenAlg     string   `json:"id_token_alg"`
 }
 
 func toClientJSON(c store.StoredClient) clientJSON {
@@ -133,7 +149,7 @@ func toClientJSON(c store.StoredClient) clientJSON {
 	}
 	return clientJSON{ClientID: c.ID, Name: c.Name, Type: typ, Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes),
 		DefaultScopes: nonNil(c.DefaultScopes), RedirectURIs: nonNil(c.RedirectURIs),
-		PostLogoutURIs: nonNil(c.PostLogoutURIs), Roles: nonNil(c.Roles)}
+		PostLogoutURIs: nonNil(c.PostLogoutURIs), Roles: nonNil(c.Roles), IDTokenAlg: c.IDTokenAlgOrDefault()}
 }
 
 func printClients(w io.Writer, list []store.StoredClient, asJSON bool) error {
@@ -147,9 +163,9 @@ func printClients(w io.Writer, list []store.StoredClient, asJSON bool) error {
 		return enc.Encode(rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT_ID\tNAME\tTYPE\tGRANTS\tSCOPES\tREDIRECT_URIS")
+	fmt.Fprintln(tw, "CLIENT_ID\tNAME\tTYPE\tGRANTS\tSCOPES\tREDIRECT_URIS\tID_TOKEN_ALG")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ClientID, r.Name, r.Type, commas(r.Grants), commas(r.Scopes), commas(r.RedirectURIs))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ClientID, r.Name, r.Type, commas(r.Grants), commas(r.Scopes), commas(r.RedirectURIs), r.IDTokenAlg)
 	}
 	return tw.Flush()
 }
@@ -159,7 +175,7 @@ func printClient(w io.Writer, c store.StoredClient) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, kv := range [][2]string{{"client_id", r.ClientID}, {"name", r.Name}, {"type", r.Type},
 		{"grants", commas(r.Grants)}, {"scopes", commas(r.Scopes)}, {"default scopes", commas(r.DefaultScopes)},
-		{"redirect URIs", commas(r.RedirectURIs)}, {"post-logout URIs", commas(r.PostLogoutURIs)}, {"roles", commas(r.Roles)}} {
+		{"redirect URIs", commas(r.RedirectURIs)}, {"post-logout URIs", commas(r.PostLogoutURIs)}, {"roles", commas(r.Roles)}, {"ID token alg", r.IDTokenAlg}} {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
 	return tw.Flush()

@@ -26,7 +26,7 @@ commands:
   sync replay              re-send every user to every sync target
   mail status [--json]     the mail queue: unsent mails, the oldest one and its last error
   clients add NAME [--confidential] [--redirect-uri URI]... [--post-logout-uri URI]...
-              [--grant G]... [--scope "S ..."] [--role R]...
+              [--grant G]... [--scope "S ..."] [--role R]... [--id-token-alg RS256|ES256|EdDSA]
                            register a client; prints its client_id (and secret, once)
   clients list [--json]    registered clients, the built-in first-party one first
   clients show ID          one client

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/bearer"
+	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
 	"github.com/jwtauth/jwtauth/auth-server/internal/mailrelay"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
@@ -50,10 +51,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	var mailRelay *mailrelay.Relay // set below, before any request can queue a mail
-	// id_token_hint: ID tokens are checked on the ring's ID-token keys (RS256).
+	// id_token_hint: ID tokens are checked on the ring's published keys, with any algorithm an
+	// ID token may be signed with (RS256, or the one its client registered); the key set only
+	// holds keys the ring publishes, each verifying only tokens of its own algorithm.
 	var idv account.IDTokenVerifier
+	var clientKeys account.ClientKeys
 	if a.ring != nil {
-		v, err := bearer.New(ctx, bearer.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithm: "RS256", Keys: a.ring,
+		clientKeys = a.ring
+		v, err := bearer.New(ctx, bearer.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithms: clients.IDTokenAlgs(), Keys: a.ring,
 			Leeway: cfg.Leeway, Now: time.Now, Logger: log.With("component", "id_token_hint")})
 		if err != nil {
 			return err
@@ -71,6 +76,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		IDVerifier: idv,
 		MailNotify: func() { mailRelay.Notify() },
 		Sealer:     a.sealed,
+		ClientKeys: clientKeys,
 	})
 	if mailRelay, err = newMailRelay(a, accounts, log); err != nil {
 		return err

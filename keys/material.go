@@ -31,6 +31,9 @@ func supportedAlg(alg string) bool {
 	return alg == AlgES256 || alg == AlgRS256 || alg == AlgEdDSA
 }
 
+// Supported reports whether alg is one of the algorithms keys can generate and sign with.
+func Supported(alg string) bool { return supportedAlg(alg) }
+
 // Generate makes a new key for alg (ES256 on P-256, RS256 with 2048 bits,
 // EdDSA on Ed25519; anything else wraps [ErrUnsupportedAlg]). The key is in
 // state next with CreatedAt = now, its kid is the RFC 7638 thumbprint of its

@@ -65,6 +65,9 @@ type Deps struct {
 	// Sealer seals TOTP secrets at rest (KEY_ENCRYPTION_KEY); nil makes enrolment answer
 	// ErrMFAUnavailable.
 	Sealer *keys.Sealer
+	// ClientKeys, when set, gives a client registered with an ID-token algorithm of its own
+	// that algorithm's key lifecycle, in the registration's transaction (the key ring).
+	ClientKeys ClientKeys
 }
 
 // Service runs the account use cases. It is safe for concurrent use.
@@ -84,6 +87,7 @@ type Service struct {
 	mail       MailPolicy
 	mailNotify func()
 	sealer     *keys.Sealer
+	clientKeys ClientKeys
 }
 
 // New returns a Service.
@@ -94,7 +98,7 @@ func New(cfg Config, d Deps) *Service {
 	}
 	return &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, issuer: d.Issuer, verifier: d.Verifier,
 		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache(), idTokens: d.IDTokens, idVerifier: d.IDVerifier,
-		mail: cfg.Mail.withDefaults(), mailNotify: d.MailNotify, sealer: d.Sealer}
+		mail: cfg.Mail.withDefaults(), mailNotify: d.MailNotify, sealer: d.Sealer, clientKeys: d.ClientKeys}
 }
 
 // Client is who is calling: the address and user agent recorded with sessions and in the

@@ -262,14 +262,14 @@ type IDTokenSigner interface {
 	SignIDToken(c IDClaims) (string, error)
 }
 
-// idToken signs the ID token of u's session sid for client.
+// idToken signs the ID token of u's session sid for client, with the algorithm it registered.
 func (s *Service) idToken(u store.User, client clients.Client, scope []string, sid, nonce string, authTime time.Time, amr []string) (string, error) {
 	if s.idTokens == nil {
 		return "", errors.New("no ID-token signer configured")
 	}
 	c := IDClaims{Subject: u.ID, ClientID: client.ID, SessionID: sid, Nonce: nonce, AuthTime: authTime, AMR: amr,
 		Profile: slices.Contains(scope, "profile"), Email: slices.Contains(scope, "email"),
-		Username: u.Username, EmailAddress: u.Email, EmailVerified: u.EmailVerified}
+		Username: u.Username, EmailAddress: u.Email, EmailVerified: u.EmailVerified, Alg: client.IDTokenAlg}
 	return s.idTokens.SignIDToken(c)
 }
 

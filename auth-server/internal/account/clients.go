@@ -10,17 +10,31 @@ import (
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
+	"github.com/jwtauth/jwtauth/keys"
 )
+
+// ClientKeys prepares the key-set change that gives an ID-token algorithm its key lifecycle,
+// applied in the transaction that registers the client (the key ring's ClientLifecycle).
+type ClientKeys interface {
+	ClientLifecycle(ctx context.Context, alg string) (func(old []keys.Key) ([]keys.Key, error), error)
+}
 
 // AddClient registers c (its ID is made here) and returns it with its secret, shown once, for
 // a confidential client. A name taken in any letter case gives ErrClientExists; a client that
-// breaks the rules one of the clients package's errors.
+// breaks the rules one of the clients package's errors (an ID-token algorithm that is not one
+// of clients.IDTokenAlgs: ErrInvalidIDTokenAlg), and nothing is written. A client with an
+// ID-token algorithm other than RS256 is registered, when the service has ClientKeys, in one
+// transaction with that algorithm's key lifecycle (created if it has none), so that every
+// replica signs its ID tokens within its key poll interval.
 func (s *Service) AddClient(ctx context.Context, a Actor, c clients.Client) (store.StoredClient, string, error) {
 	if c.DefaultScopes == nil {
 		c.DefaultScopes = c.Scopes
 	}
 	if err := c.Validate(); err != nil {
 		return store.StoredClient{}, "", err
+	}
+	if c.IDTokenAlg == clients.DefaultIDTokenAlg {
+		c.IDTokenAlg = "" // one stored form of the default
 	}
 	if strings.EqualFold(c.Name, clients.FirstParty) {
 		return store.StoredClient{}, "", fmt.Errorf("%w: %q is the built-in client's name", ErrClientExists, c.Name)
@@ -37,13 +51,30 @@ func (s *Service) AddClient(ctx context.Context, a Actor, c clients.Client) (sto
 	}
 	ev := a.audit(now, store.AuditClientAdded, "")
 	ev.Detail = "client_id=" + c.ID + " name=" + c.Name
-	if err := s.store.CreateClient(ctx, sc, ev); err != nil {
+	if c.IDTokenAlg != "" {
+		ev.Detail += " id_token_alg=" + c.IDTokenAlg
+	}
+	if err := s.createClient(ctx, sc, ev); err != nil {
 		if errors.Is(err, store.ErrClientExists) {
 			return store.StoredClient{}, "", fmt.Errorf("%w: %q", ErrClientExists, c.Name)
 		}
 		return store.StoredClient{}, "", err
 	}
 	return sc, secret, nil
+}
+
+// createClient stores sc, with its ID-token algorithm's key lifecycle when it has one of its
+// own and the service has ClientKeys (else the lifecycle is made at the next start of a
+// server that has a key ring, which manages every algorithm a client registered).
+func (s *Service) createClient(ctx context.Context, sc store.StoredClient, ev store.AuditEvent) error {
+	if sc.IDTokenAlg == "" || s.clientKeys == nil {
+		return s.store.CreateClient(ctx, sc, ev)
+	}
+	change, err := s.clientKeys.ClientLifecycle(ctx, sc.IDTokenAlg)
+	if err != nil {
+		return err
+	}
+	return s.store.CreateClientWithKeys(ctx, sc, ev, change)
 }
 
 // Clients returns the built-in client, then every registered one by name.

@@ -74,7 +74,8 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput, c Client) (Token
 	}
 	// A session started by an authorization code: a fresh ID token too (OpenID Connect Core
 	// §12.2), with the original auth_time and no nonce.
-	t.IDToken, err = s.idToken(st.User, clients.Client{ID: st.Session.ClientID}, run.scope, st.Session.ID, "", st.Session.AuthTime, sub.AMR)
+	// The authenticated client is the session's (decide checked it): its registered algorithm.
+	t.IDToken, err = s.idToken(st.User, client, run.scope, st.Session.ID, "", st.Session.AuthTime, sub.AMR)
 	return t, err
 }
 

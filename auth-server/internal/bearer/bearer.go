@@ -28,6 +28,9 @@ type Config struct {
 	Issuer    string   // required iss
 	Audience  []string // aud must contain one of these
 	Algorithm string   // ALGORITHM: ES256, RS256, EdDSA or HS256
+	// Algorithms, when set, are the asymmetric algorithms accepted instead of Algorithm alone
+	// (the ID-token hint check: ID tokens may be signed with any lifecycle's key).
+	Algorithms []string
 	// HS256Secret is SECRET_KEY, used in HS256 mode.
 	HS256Secret []byte
 	// Keys are the published keys of an asymmetric Algorithm (the key ring).
@@ -48,13 +51,16 @@ func New(ctx context.Context, cfg Config) (*verifier.Verifier, error) {
 	if vc.Leeway == 0 {
 		vc.Leeway = time.Nanosecond // the verifier reads 0 as its default, 30s
 	}
-	if cfg.Algorithm == verifier.HS256 {
+	if cfg.Algorithm == verifier.HS256 && len(cfg.Algorithms) == 0 {
 		vc.HS256Secret = cfg.HS256Secret
 	} else {
 		if cfg.Keys == nil {
 			return nil, errors.New("bearer: Keys is required with an asymmetric algorithm")
 		}
 		vc.Algorithms = []string{cfg.Algorithm}
+		if len(cfg.Algorithms) > 0 {
+			vc.Algorithms = cfg.Algorithms
+		}
 		vc.KeySet = NewLocalKeySet(cfg.Keys, cfg.Logger)
 	}
 	v, err := verifier.New(ctx, vc)

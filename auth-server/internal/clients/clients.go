@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/jwtauth/jwtauth/keys"
 )
 
 // FirstParty is the built-in public client used when a request names none, so the Python
@@ -45,7 +47,20 @@ var (
 	ErrInvalidGrant       = errors.New("invalid grant type")
 	ErrInvalidScope       = errors.New("invalid scope")
 	ErrInvalidRole        = errors.New("invalid role")
+	ErrInvalidIDTokenAlg  = errors.New("invalid id token algorithm")
 )
+
+// DefaultIDTokenAlg is the algorithm of a client's ID tokens when it registered none: OpenID
+// Connect Discovery requires every provider to support RS256.
+const DefaultIDTokenAlg = "RS256"
+
+// idTokenAlgs are the algorithms a client may register for its ID tokens: the asymmetric ones
+// the key ring can keep a lifecycle of. HS256 is not among them: OpenID Connect would key it
+// with the client's secret, which this server keeps only as a hash.
+var idTokenAlgs = []string{keys.AlgRS256, keys.AlgES256, keys.AlgEdDSA}
+
+// IDTokenAlgs returns the algorithms a client may register for its ID tokens, RS256 first.
+func IDTokenAlgs() []string { return slices.Clone(idTokenAlgs) }
 
 // Client is a registered client.
 type Client struct {
@@ -58,6 +73,17 @@ type Client struct {
 	Scopes         []string // the scopes it may be granted
 	DefaultScopes  []string // granted when a request asks for none
 	Roles          []string // its own roles, for client_credentials
+	// IDTokenAlg is the algorithm its ID tokens are signed with (--id-token-alg); "" means
+	// DefaultIDTokenAlg.
+	IDTokenAlg string
+}
+
+// IDTokenAlgOrDefault returns the algorithm c's ID tokens are signed with.
+func (c Client) IDTokenAlgOrDefault() string {
+	if c.IDTokenAlg == "" {
+		return DefaultIDTokenAlg
+	}
+	return c.IDTokenAlg
 }
 
 // Builtin returns the first-party client: public, password and refresh_token, every scope,
@@ -72,8 +98,12 @@ func (c Client) HasGrant(g string) bool { return slices.Contains(c.Grants, g) }
 
 // Validate checks a client for registration: a name, absolute redirect URIs without
 // fragments, known grants (client_credentials only for a confidential client), known
-// scopes, defaults among its scopes, valid roles.
+// scopes, defaults among its scopes, valid roles, an ID-token algorithm of IDTokenAlgs (or
+// none).
 func (c Client) Validate() error {
+	if err := CheckIDTokenAlg(c.IDTokenAlg); err != nil {
+		return err
+	}
 	if n := strings.TrimSpace(c.Name); n == "" || len(n) > 100 || n != c.Name {
 		return fmt.Errorf("%w: 1 to 100 characters without leading or trailing space", ErrInvalidName)
 	}
@@ -109,6 +139,15 @@ func checkRedirectURI(raw string) error {
 	}
 	if bad {
 		return fmt.Errorf("%w: %q must be an absolute URI without a fragment", ErrInvalidRedirectURI, raw)
+	}
+	return nil
+}
+
+// CheckIDTokenAlg reports an ID-token algorithm that is neither empty (the default) nor one of
+// IDTokenAlgs; the error lists the valid ones. Names are case-sensitive, as in JOSE.
+func CheckIDTokenAlg(alg string) error {
+	if alg != "" && !slices.Contains(idTokenAlgs, alg) {
+		return fmt.Errorf("%w: %q (want one of %s)", ErrInvalidIDTokenAlg, alg, strings.Join(idTokenAlgs, ", "))
 	}
 	return nil
 }

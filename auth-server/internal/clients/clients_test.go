@@ -29,6 +29,12 @@ func TestValidate(t *testing.T) {
 		{"unknown scope", func(c *Client) { c.Scopes = []string{"root"} }, ErrInvalidScope},
 		{"default outside scopes", func(c *Client) { c.DefaultScopes = []string{"admin"} }, ErrInvalidScope},
 		{"bad role", func(c *Client) { c.Roles = []string{"Admin"} }, ErrInvalidRole},
+		{"ES256 ID tokens", func(c *Client) { c.IDTokenAlg = "ES256" }, nil},
+		{"EdDSA ID tokens", func(c *Client) { c.IDTokenAlg = "EdDSA" }, nil},
+		{"RS256 ID tokens", func(c *Client) { c.IDTokenAlg = "RS256" }, nil},
+		{"HS256 ID tokens", func(c *Client) { c.IDTokenAlg = "HS256" }, ErrInvalidIDTokenAlg},
+		{"none ID tokens", func(c *Client) { c.IDTokenAlg = "none" }, ErrInvalidIDTokenAlg},
+		{"lower-case algorithm", func(c *Client) { c.IDTokenAlg = "es256" }, ErrInvalidIDTokenAlg},
 		{"role too long", func(c *Client) { c.Roles = []string{"a" + strings.Repeat("b", 64)} }, ErrInvalidRole},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,5 +93,21 @@ func TestSecrets(t *testing.T) {
 	}
 	if !SecretMatches(s1, h1) || SecretMatches(s2, h1) || SecretMatches("", "") || SecretMatches(s1, "") {
 		t.Error("SecretMatches disagrees")
+	}
+}
+
+func TestIDTokenAlg(t *testing.T) {
+	err := Client{Name: "x", IDTokenAlg: "PS256"}.Validate()
+	if !errors.Is(err, ErrInvalidIDTokenAlg) || !strings.Contains(err.Error(), "RS256, ES256, EdDSA") {
+		t.Errorf("Validate with PS256 = %v; want ErrInvalidIDTokenAlg listing RS256, ES256, EdDSA", err)
+	}
+	if got := (Client{}).IDTokenAlgOrDefault(); got != "RS256" {
+		t.Errorf("default ID-token algorithm = %q, want RS256", got)
+	}
+	if got := (Client{IDTokenAlg: "EdDSA"}).IDTokenAlgOrDefault(); got != "EdDSA" {
+		t.Errorf("registered ID-token algorithm = %q, want EdDSA", got)
+	}
+	if got := IDTokenAlgs(); !slices.Equal(got, []string{"RS256", "ES256", "EdDSA"}) {
+		t.Errorf("IDTokenAlgs = %v", got)
 	}
 }

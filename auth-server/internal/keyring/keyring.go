@@ -31,11 +31,14 @@ type Store interface {
 	KeySetVersion(ctx context.Context) (int64, error)
 	Keys(ctx context.Context) ([]keys.Key, int64, error)
 	UpdateKeys(ctx context.Context, fn func(old []keys.Key) ([]keys.Key, error), audit func() store.AuditEvent) (int64, error)
+	// ClientIDTokenAlgs are the ID-token algorithms registered clients chose.
+	ClientIDTokenAlgs(ctx context.Context) ([]string, error)
 }
 
 // snapshot is an immutable view of the key set at one version.
 type snapshot struct {
 	version int64
+	algs    []string // the managed lifecycles at this version (see Ring.algsWith)
 	all     []keys.Key
 	signing map[string]jose.SigningKey // by algorithm: each lifecycle's current key
 	kids    map[string]string          // by algorithm: the current key's kid
@@ -51,7 +54,7 @@ type Ring struct {
 	sealer *keys.Sealer
 	policy keys.Policy
 	alg    string   // the access-token algorithm (ALGORITHM)
-	algs   []string // the managed lifecycles: alg unless HS256, then RS256 for ID tokens, then extras
+	base   []string // the configured lifecycles: alg unless HS256, then RS256 for ID tokens, then extras
 	now    func() time.Time
 	log    *slog.Logger
 	// generate makes a key's material (keys.Generate; a test hook).
@@ -68,32 +71,43 @@ type Ring struct {
 const IDTokenAlg = keys.AlgRS256
 
 // New returns a Ring for access tokens of algorithm alg, sealed by sealer, under policy. The
-// ring manages the lifecycle of alg and, when alg is not RS256, an RS256 lifecycle for ID
-// tokens. With alg HS256 (signed with SECRET_KEY, never a key of the ring) it manages only the
-// RS256 lifecycle, and SigningKey reports ErrNoSigningKey.
+// ring manages the lifecycle of alg, an RS256 lifecycle for ID tokens when alg is not RS256,
+// and one for each ID-token algorithm registered clients chose (read from the store with the
+// keys, so a client registered elsewhere is seen here at the next reload). With alg HS256
+// (signed with SECRET_KEY, never a key of the ring) it manages only the RS256 lifecycle and
+// the clients', and SigningKey reports ErrNoSigningKey.
 func New(store Store, sealer *keys.Sealer, policy keys.Policy, alg string, now func() time.Time, log *slog.Logger) *Ring {
 	r := &Ring{store: store, sealer: sealer, policy: policy, alg: alg, now: now, log: log, generate: keys.Generate}
 	if alg != "HS256" {
-		r.algs = append(r.algs, alg)
+		r.base = append(r.base, alg)
 	}
 	r.AddAlgorithms(IDTokenAlg)
 	return r
 }
 
-// AddAlgorithms makes the ring manage a lifecycle for each of algs too (ID tokens a client
-// registered another algorithm for); algorithms it manages already are ignored. Call it before
-// Bootstrap and Run, never concurrently with them.
+// AddAlgorithms makes the ring always manage a lifecycle for each of algs too, whether or not
+// a client registered it; algorithms it manages already are ignored. Call it before Bootstrap
+// and Run, never concurrently with them.
 func (r *Ring) AddAlgorithms(algs ...string) {
 	for _, a := range algs {
-		if !slices.Contains(r.algs, a) {
-			r.algs = append(r.algs, a)
+		if !slices.Contains(r.base, a) {
+			r.base = append(r.base, a)
 		}
 	}
 }
 
 // Algorithms returns the algorithms whose lifecycles the ring manages, the access-token
-// algorithm first.
-func (r *Ring) Algorithms() []string { return slices.Clone(r.algs) }
+// algorithm first, then RS256, then the clients' others.
+func (r *Ring) Algorithms() []string { return slices.Clone(r.algs()) }
+
+// algs returns the managed lifecycles of the loaded snapshot (the configured ones before the
+// first load).
+func (r *Ring) algs() []string {
+	if s := r.cur.Load(); s != nil {
+		return s.algs
+	}
+	return r.base
+}
 
 // SigningKey returns the access-token algorithm's current key, carrying its kid.
 func (r *Ring) SigningKey() (jose.SigningKey, error) { return r.SigningKeyFor(r.alg) }
@@ -134,7 +148,7 @@ func (r *Ring) IDTokenAlgs() []string {
 	if _, ok := s.signing[IDTokenAlg]; ok {
 		out = append(out, IDTokenAlg)
 	}
-	for _, a := range r.algs {
+	for _, a := range s.algs {
 		if _, ok := s.signing[a]; ok && a != IDTokenAlg {
 			out = append(out, a)
 		}
@@ -170,7 +184,7 @@ func (r *Ring) StateCounts() map[string]int {
 
 // Ready reports whether every managed algorithm's signing key is loaded.
 func (r *Ring) Ready() bool {
-	for _, a := range r.algs {
+	for _, a := range r.algs() {
 		if _, err := r.SigningKeyFor(a); err != nil {
 			return false
 		}
@@ -180,26 +194,27 @@ func (r *Ring) Ready() bool {
 
 // Bootstrap creates the first current and next keys of every managed algorithm that has no
 // current key: all of them on an empty store, the RS256 ID-token lifecycle alone on a store
-// made before it existed. A replica that finds them there changes nothing. The keys are
+// made before it existed, a client's algorithm registered without its keys (no key ring
+// then). A replica that finds them there changes nothing. The keys are
 // generated before the transaction opens, once a read found them missing, and dropped if
 // another replica bootstrapped meanwhile.
 func (r *Ring) Bootstrap(ctx context.Context) error {
-	ks, _, err := r.store.Keys(ctx)
+	ks, _, algs, err := r.read(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap keys: %w", err)
 	}
-	missing := r.missing(ks)
-	if len(missing) == 0 {
+	absent := missing(ks, algs)
+	if len(absent) == 0 {
 		return r.Reload(ctx)
 	}
 	fresh := map[string][]keys.Key{}
-	for _, a := range missing {
+	for _, a := range absent {
 		if fresh[a], err = r.generateKeys(a, 2); err != nil {
 			return fmt.Errorf("bootstrap keys: %w", err)
 		}
 	}
 	_, err = r.store.UpdateKeys(ctx, func(old []keys.Key) ([]keys.Key, error) {
-		still := r.missing(old)
+		still := missing(old, algs)
 		if len(still) == 0 {
 			return nil, errUnchanged
 		}
@@ -217,15 +232,15 @@ func (r *Ring) Bootstrap(ctx context.Context) error {
 		return fmt.Errorf("bootstrap keys: %w", err)
 	}
 	if len(ks) > 0 && err == nil {
-		r.log.Info("created the first keys of a new signing-key lifecycle", "algs", missing)
+		r.log.Info("created the first keys of a new signing-key lifecycle", "algs", absent)
 	}
 	return r.Reload(ctx)
 }
 
-// missing returns the managed algorithms without a current key in ks.
-func (r *Ring) missing(ks []keys.Key) []string {
+// missing returns the algorithms of algs without a current key in ks.
+func missing(ks []keys.Key, algs []string) []string {
 	var out []string
-	for _, a := range r.algs {
+	for _, a := range algs {
 		if _, ok := keys.CurrentFor(ks, a); !ok {
 			out = append(out, a)
 		}
@@ -240,11 +255,11 @@ var errUnchanged = errors.New("key set unchanged")
 func (r *Ring) Reload(ctx context.Context) error {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
-	ks, v, err := r.store.Keys(ctx)
+	ks, v, algs, err := r.read(ctx)
 	if err != nil {
-		return fmt.Errorf("load keys: %w", err)
+		return err
 	}
-	s, err := r.build(ks, v)
+	s, err := r.build(ks, v, algs)
 	if err != nil {
 		return err
 	}
@@ -255,10 +270,10 @@ func (r *Ring) Reload(ctx context.Context) error {
 	return nil
 }
 
-func (r *Ring) build(ks []keys.Key, version int64) (*snapshot, error) {
+func (r *Ring) build(ks []keys.Key, version int64, algs []string) (*snapshot, error) {
 	now := r.now()
-	s := &snapshot{version: version, all: ks, builtAt: now, signing: map[string]jose.SigningKey{}, kids: map[string]string{}}
-	for _, alg := range r.algs { // an unmanaged lifecycle (ALGORITHM changed since) never signs
+	s := &snapshot{version: version, algs: algs, all: ks, builtAt: now, signing: map[string]jose.SigningKey{}, kids: map[string]string{}}
+	for _, alg := range algs { // an unmanaged lifecycle (ALGORITHM changed since) never signs
 		cur, ok := keys.CurrentFor(ks, alg)
 		if !ok {
 			continue
@@ -290,7 +305,7 @@ func (r *Ring) refresh(ctx context.Context) error {
 	if s == nil || v != s.version {
 		return r.Reload(ctx)
 	}
-	ns, err := r.build(s.all, s.version)
+	ns, err := r.build(s.all, s.version, s.algs)
 	if err != nil {
 		return err
 	}
@@ -329,7 +344,7 @@ func (r *Ring) due() []string {
 	}
 	var out []string
 	ks, now := r.Keys(), r.now()
-	for _, a := range r.algs {
+	for _, a := range r.algs() {
 		if keys.DueForRotation(keys.ForAlg(ks, a), now, r.policy) {
 			out = append(out, a)
 		}

@@ -32,7 +32,7 @@ type Result struct {
 // The audit event of the rotation is written in its transaction. The results are in the
 // order of Algorithms, the access-token algorithm's first.
 func (r *Ring) Rotate(ctx context.Context, force bool) ([]Result, error) {
-	return r.rotate(ctx, r.algs, force, false)
+	return r.rotate(ctx, r.algs(), force, false)
 }
 
 // rotate rotates the lifecycles of algs, audited as automatic or not.
@@ -101,7 +101,7 @@ func (r *Ring) Revoke(ctx context.Context, kid string) (Result, error) {
 		return Result{}, fmt.Errorf("revoke %s: %w", kid, err)
 	}
 	revoke := keys.RevokeEnding
-	if slices.Contains(r.algs, alg) {
+	if slices.Contains(r.algs(), alg) {
 		fresh, err := r.generateKeys(alg, 1)
 		if err != nil {
 			return Result{}, fmt.Errorf("revoke %s: %w", kid, err)

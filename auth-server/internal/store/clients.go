@@ -12,6 +12,7 @@ import (
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
 	"github.com/jwtauth/jwtauth/db"
+	"github.com/jwtauth/jwtauth/keys"
 )
 
 // ErrClientExists reports a client name already taken (in any letter case).
@@ -37,16 +38,17 @@ type clientRow struct {
 	Scopes         string `db:"scopes"`
 	DefaultScopes  string `db:"default_scopes"`
 	Roles          string `db:"roles"`
+	IDTokenAlg     string `db:"id_token_alg"`
 	CreatedAt      int64  `db:"created_at"`
 	UpdatedAt      int64  `db:"updated_at"`
 }
 
-const clientCols = "client_id, name, confidential, secret_hash, redirect_uris, post_logout_uris, grants, scopes, default_scopes, roles, created_at, updated_at"
+const clientCols = "client_id, name, confidential, secret_hash, redirect_uris, post_logout_uris, grants, scopes, default_scopes, roles, id_token_alg, created_at, updated_at"
 
 func (r clientRow) client() StoredClient {
 	return StoredClient{Client: clients.Client{ID: r.ID, Name: r.Name, Confidential: r.Confidential != 0,
 		RedirectURIs: list(r.RedirectURIs), PostLogoutURIs: list(r.PostLogoutURIs), Grants: list(r.Grants),
-		Scopes: list(r.Scopes), DefaultScopes: list(r.DefaultScopes), Roles: list(r.Roles)},
+		Scopes: list(r.Scopes), DefaultScopes: list(r.DefaultScopes), Roles: list(r.Roles), IDTokenAlg: r.IDTokenAlg},
 		SecretHash: r.SecretHash, CreatedAt: fromMS(r.CreatedAt), UpdatedAt: fromMS(r.UpdatedAt)}
 }
 
@@ -60,21 +62,54 @@ func joined(items []string) string { return strings.Join(items, " ") }
 // letter case gives ErrClientExists.
 func (s *Store) CreateClient(ctx context.Context, c StoredClient, audit AuditEvent) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		conf := int64(0)
-		if c.Confidential {
-			conf = 1
-		}
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			c.ID, c.Name, conf, c.SecretHash, joined(c.RedirectURIs), joined(c.PostLogoutURIs), joined(c.Grants),
-			joined(c.Scopes), joined(c.DefaultScopes), joined(c.Roles), ms(c.CreatedAt), ms(c.UpdatedAt))
-		if db.IsUniqueViolation(err) {
-			return ErrClientExists
-		}
-		if err != nil {
-			return fmt.Errorf("insert client: %w", err)
+		if err := s.insertClient(ctx, tx, c); err != nil {
+			return err
 		}
 		return s.audit(ctx, tx, audit)
 	})
+}
+
+// CreateClientWithKeys is CreateClient and UpdateKeys(keysFn) in one transaction: a client
+// whose ID tokens need a key lifecycle of their own is registered with that lifecycle's keys,
+// or neither is written. The key set's version is bumped whatever keysFn returns, so every
+// replica polling it reloads and learns of the client's algorithm.
+func (s *Store) CreateClientWithKeys(ctx context.Context, c StoredClient, audit AuditEvent, keysFn func(old []keys.Key) ([]keys.Key, error)) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := s.updateKeys(ctx, tx, keysFn); err != nil {
+			return err
+		}
+		if err := s.insertClient(ctx, tx, c); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, audit)
+	})
+}
+
+func (s *Store) insertClient(ctx context.Context, tx *sqlx.Tx, c StoredClient) error {
+	conf := int64(0)
+	if c.Confidential {
+		conf = 1
+	}
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		c.ID, c.Name, conf, c.SecretHash, joined(c.RedirectURIs), joined(c.PostLogoutURIs), joined(c.Grants),
+		joined(c.Scopes), joined(c.DefaultScopes), joined(c.Roles), c.IDTokenAlg, ms(c.CreatedAt), ms(c.UpdatedAt))
+	if db.IsUniqueViolation(err) {
+		return ErrClientExists
+	}
+	if err != nil {
+		return fmt.Errorf("insert client: %w", err)
+	}
+	return nil
+}
+
+// ClientIDTokenAlgs returns the distinct ID-token algorithms registered clients chose (not
+// the default, ""), sorted.
+func (s *Store) ClientIDTokenAlgs(ctx context.Context) ([]string, error) {
+	var out []string
+	if err := s.db.SelectContext(ctx, &out, `SELECT DISTINCT id_token_alg FROM clients WHERE id_token_alg <> '' ORDER BY id_token_alg`); err != nil {
+		return nil, classify(fmt.Errorf("client id token algorithms: %w", err))
+	}
+	return out, nil
 }
 
 // ClientByID returns the registered client id, or ErrNotFound.

@@ -13,6 +13,7 @@ import (
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 	"github.com/jwtauth/jwtauth/db"
 	"github.com/jwtauth/jwtauth/internal/testdb"
+	"github.com/jwtauth/jwtauth/keys"
 )
 
 func newClient(name string, confidential bool) store.StoredClient {
@@ -105,4 +106,78 @@ func newSession(userID, clientID string) store.Session {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	return store.Session{ID: uuid.NewString(), UserID: userID, CreatedAt: now, LastUsedAt: now,
 		ExpiresAt: now.Add(time.Hour), ClientID: clientID, Scope: []string{"openid"}}
+}
+
+// CreateClientWithKeys commits the client, its audit event and the key change together, and
+// bumps the key set's version even when the change keeps the keys (so replicas reload and read
+// the clients' algorithms); a failure of either part writes neither. ClientIDTokenAlgs lists the
+// distinct registered algorithms.
+func TestCreateClientWithKeys(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		s, ctx := store.New(d), context.Background()
+		now := time.Now()
+		ev := store.AuditEvent{At: now, Event: store.AuditClientAdded}
+		fake := keys.Key{KID: "k1", Alg: "EdDSA", State: keys.StateCurrent, PublicJWK: []byte(`{}`), Sealed: []byte("x"), CreatedAt: now, ActivatedAt: now}
+		add := func(old []keys.Key) ([]keys.Key, error) { return append(old, fake), nil }
+		keep := func(old []keys.Key) ([]keys.Key, error) { return old, nil }
+
+		spa := newClient("spa", false)
+		spa.IDTokenAlg = "EdDSA"
+		if err := s.CreateClientWithKeys(ctx, spa, ev, add); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ClientByID(ctx, spa.ID); err != nil || got.IDTokenAlg != "EdDSA" {
+			t.Fatalf("ClientByID = %+v, %v; want id_token_alg EdDSA", got, err)
+		}
+		ks, v, err := s.Keys(ctx)
+		if err != nil || len(ks) != 1 || ks[0].KID != "k1" || v != 1 {
+			t.Fatalf("keys after the registration: %+v version %d, %v", ks, v, err)
+		}
+
+		// A name taken: neither the client nor the keys.
+		dup := newClient("SPA", false)
+		dup.IDTokenAlg = "ES256"
+		if err := s.CreateClientWithKeys(ctx, dup, ev, func(old []keys.Key) ([]keys.Key, error) {
+			return append(old, keys.Key{KID: "k2", Alg: "ES256", State: keys.StateCurrent, PublicJWK: []byte(`{}`), Sealed: []byte("x"), CreatedAt: now}), nil
+		}); !errors.Is(err, store.ErrClientExists) {
+			t.Fatalf("a taken name: %v, want ErrClientExists", err)
+		}
+		// A failing key change: no client.
+		boom := errors.New("boom")
+		other := newClient("other", false)
+		other.IDTokenAlg = "ES256"
+		if err := s.CreateClientWithKeys(ctx, other, ev, func([]keys.Key) ([]keys.Key, error) { return nil, boom }); !errors.Is(err, boom) {
+			t.Fatalf("a failing key change: %v", err)
+		}
+		if _, err := s.ClientByID(ctx, other.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the client of a failed key change was written: %v", err)
+		}
+		if ks, v, _ := s.Keys(ctx); len(ks) != 1 || v != 1 {
+			t.Errorf("refused registrations changed the keys: %d keys, version %d", len(ks), v)
+		}
+
+		// Keys kept: the version moves all the same.
+		spa2 := newClient("spa2", false)
+		spa2.IDTokenAlg = "EdDSA"
+		if err := s.CreateClientWithKeys(ctx, spa2, ev, keep); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := s.KeySetVersion(ctx); v != 2 {
+			t.Errorf("version after a registration that kept the keys = %d, want 2", v)
+		}
+		if err := s.CreateClient(ctx, newClient("plain", false), ev); err != nil {
+			t.Fatal(err)
+		}
+		mobile := newClient("mobile", false)
+		mobile.IDTokenAlg = "ES256"
+		if err := s.CreateClient(ctx, mobile, ev); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ClientIDTokenAlgs(ctx); err != nil || !slices.Equal(got, []string{"ES256", "EdDSA"}) {
+			t.Errorf("ClientIDTokenAlgs = %v, %v; want [ES256 EdDSA]", got, err)
+		}
+		if got, _ := s.ClientByID(ctx, spa2.ID); got.IDTokenAlg != "EdDSA" {
+			t.Errorf("spa2 id_token_alg = %q", got.IDTokenAlg)
+		}
+	})
 }

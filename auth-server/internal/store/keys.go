@@ -94,26 +94,9 @@ func (s *Store) readKeys(ctx context.Context, tx *sqlx.Tx, lock bool) ([]keys.Ke
 func (s *Store) UpdateKeys(ctx context.Context, fn func(old []keys.Key) ([]keys.Key, error), audit func() AuditEvent) (int64, error) {
 	var version int64
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		old, v, err := s.readKeys(ctx, tx, true)
-		if err != nil {
+		var err error
+		if version, err = s.updateKeys(ctx, tx, fn); err != nil {
 			return err
-		}
-		next, err := fn(old)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM signing_keys`); err != nil {
-			return fmt.Errorf("replace keys: %w", err)
-		}
-		for _, k := range next {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO signing_keys (kid, alg, state, public_jwk, private_sealed, created_at, activated_at, retired_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-				k.KID, k.Alg, string(k.State), string(k.PublicJWK), base64.StdEncoding.EncodeToString(k.Sealed), ms(k.CreatedAt), ms(k.ActivatedAt), ms(k.RetiredAt), ms(k.RevokedAt)); err != nil {
-				return fmt.Errorf("write key %s: %w", k.KID, err)
-			}
-		}
-		version = v + 1
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE key_set SET version = ? WHERE id = 1`), version); err != nil {
-			return fmt.Errorf("bump key set: %w", err)
 		}
 		if audit != nil {
 			return s.audit(ctx, tx, audit())
@@ -121,4 +104,30 @@ func (s *Store) UpdateKeys(ctx context.Context, fn func(old []keys.Key) ([]keys.
 		return nil
 	})
 	return version, err
+}
+
+// updateKeys is UpdateKeys' work inside tx: lock the key set, read it, write fn's result, bump
+// the version (returned).
+func (s *Store) updateKeys(ctx context.Context, tx *sqlx.Tx, fn func(old []keys.Key) ([]keys.Key, error)) (int64, error) {
+	old, v, err := s.readKeys(ctx, tx, true)
+	if err != nil {
+		return 0, err
+	}
+	next, err := fn(old)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM signing_keys`); err != nil {
+		return 0, fmt.Errorf("replace keys: %w", err)
+	}
+	for _, k := range next {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO signing_keys (kid, alg, state, public_jwk, private_sealed, created_at, activated_at, retired_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			k.KID, k.Alg, string(k.State), string(k.PublicJWK), base64.StdEncoding.EncodeToString(k.Sealed), ms(k.CreatedAt), ms(k.ActivatedAt), ms(k.RetiredAt), ms(k.RevokedAt)); err != nil {
+			return 0, fmt.Errorf("write key %s: %w", k.KID, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE key_set SET version = ? WHERE id = 1`), v+1); err != nil {
+		return 0, fmt.Errorf("bump key set: %w", err)
+	}
+	return v + 1, nil
 }
