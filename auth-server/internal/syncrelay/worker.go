@@ -41,15 +41,19 @@ type outcome struct {
 	sent   int   // events acknowledged
 	err    error // nil when nothing failed
 	target bool  // err is the target's failure (not the database's or the signer's)
+	full   bool  // as many deliveries were due as the round asked for
+	fit    int   // when the body limit cut the batch: how many events it held (else 0)
 }
 
 // run loops until ctx ends (Loop): deliver while there is due work; when there is none, wait
 // for a Notify or the poll interval; after a failure, back off (ignoring Notify) with the
 // number of consecutive failures. A failure of the target halves the batch, a success
-// doubles it back. While a full batch is being sent, the next one is claimed (ahead), so the
-// claim's round trips overlap the call instead of adding to it.
+// doubles it back, up to what the body limit last held (most): claiming more only to release
+// the rest costs a statement a round. most is forgotten once the backlog is drained. While a
+// full batch is being sent, the next one is claimed (ahead), so the claim's round trips overlap
+// the call instead of adding to it.
 func (w *worker) run(ctx context.Context) {
-	batch := w.cfg.BatchSize
+	batch, most := w.cfg.BatchSize, w.cfg.BatchSize
 	var ahead *claim
 	defer func() {
 		w.drop(ahead)
@@ -72,7 +76,13 @@ func (w *worker) run(ctx context.Context) {
 				batch = max(1, batch/2)
 			}
 		case o.sent > 0:
-			batch = min(w.cfg.BatchSize, batch*2)
+			switch {
+			case o.fit > 0:
+				most = o.fit
+			case !o.full:
+				most = w.cfg.BatchSize
+			}
+			batch = min(most, batch*2)
 		}
 		return Round{Progress: o.sent > 0, Err: o.err}
 	})
@@ -186,6 +196,10 @@ func (w *worker) round(ctx context.Context, limit int, ahead *claim) (outcome, *
 	defer cancel()
 	full := len(ds) >= limit
 	ds, rest := fit(ds, w.cfg.MaxBatchBytes)
+	cut := 0
+	if len(rest) > 0 {
+		cut = len(ds)
+	}
 	w.release(mctx, eventIDs(rest))
 	ids := eventIDs(ds)
 	body, err := batchBody(ds)
@@ -217,7 +231,7 @@ func (w *worker) round(ctx context.Context, limit int, ahead *claim) (outcome, *
 			w.drop(next)
 			return outcome{err: fmt.Errorf("mark delivered: %w", prev)}, nil
 		}
-		return outcome{sent: len(ds)}, next
+		return outcome{sent: len(ds), full: full, fit: cut}, next
 	case ctx.Err() != nil:
 		w.release(mctx, ids) // stopping: not the target's fault, no attempt counted
 		w.drop(next)
