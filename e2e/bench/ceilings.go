@@ -87,6 +87,8 @@ func RunChild(mode string, getenv func(string) string, stdout, stderr io.Writer)
 		return serveCeiling(stderr, h)
 	case CeilingImport:
 		return runImportCeiling(getenv, stdout)
+	case CeilingSyncUpsert:
+		return runSyncUpsertCeiling(getenv, stdout)
 	case CeilingMFA:
 		h, err := mfaHandler(getenv)
 		if err != nil {

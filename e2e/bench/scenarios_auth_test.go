@@ -69,7 +69,7 @@ func parallel(n, conc int, fn func(i int) error) error {
 }
 
 // hashPhase runs the rows bound by argon2id, whose servers (like the hash ceiling) use every
-// CPU, then the sync replay.
+// CPU.
 func (h *harness) hashPhase(st storeCfg) error {
 	rsAddr, err := FreePort()
 	if err != nil {
@@ -113,13 +113,6 @@ func (h *harness) hashPhase(st storeCfg) error {
 	defer down.Stop()
 	h.signupRow(st, down, hash, "signup, sync target down", "sd")
 	down.Stop()
-	again, err := h.startAuth(st, h.all, "http://"+rsAddr+"/sync/users")
-	if err != nil {
-		return err
-	}
-	defer again.Stop()
-	h.syncRow(st, rs)
-	again.Stop()
 	return h.quiesce(st)
 }
 

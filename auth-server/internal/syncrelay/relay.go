@@ -59,7 +59,9 @@ func (nopObserver) Failed(string, int)                 {}
 type Config struct {
 	// Targets are the sync targets' URLs, one worker each (duplicates are ignored).
 	Targets []string
-	// BatchSize is the most events sent in one POST (100). After a failed call the next ones
+	// BatchSize is the most events sent in one POST (250: about what fits MaxBatchBytes with
+	// usernames and emails of common lengths, so a call carries as many events as the body
+	// limit allows without claiming many it must release). After a failed call the next ones
 	// carry half as many, down to 1, so one event a target keeps refusing cannot hold back
 	// the others for long; each success doubles it back.
 	BatchSize int
@@ -91,7 +93,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 100
+		c.BatchSize = 250
 	}
 	if c.MaxBatchBytes <= 0 {
 		c.MaxBatchBytes = 60000

@@ -246,7 +246,8 @@ func TestBatchesStayUnderByteLimit(t *testing.T) {
 	want, events := history(t, s, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3}, tg.srv.URL)
 	cfg := fastConfig(tg.srv.URL)
 	cfg.MaxBatchBytes = 1000 // about three events
-	run(t, cfg, syncrelay.Deps{Store: s, Tokens: issuer})
+	rs := &releaseCounter{Store: s}
+	run(t, cfg, syncrelay.Deps{Store: rs, Tokens: issuer})
 	eventually(t, "every event is acknowledged", func() bool {
 		_, n := pending(t, s, tg.srv.URL)
 		return tg.ackedCount() == events && n == 0
@@ -257,4 +258,51 @@ func TestBatchesStayUnderByteLimit(t *testing.T) {
 	if tg.maxBody > 1000 || tg.calls < events/4 {
 		t.Errorf("%d calls, largest body %d bytes; want bodies of at most 1000 bytes", tg.calls, tg.maxBody)
 	}
+	// The worker claims what the limit held last time, instead of claiming more and
+	// releasing the rest every round.
+	if n := rs.releases.Load(); n > 2 {
+		t.Errorf("%d of %d calls released claimed events over the byte limit; want at most 2 (the claims fit)", n, tg.calls)
+	}
+}
+
+// releaseCounter counts the calls that release claimed deliveries unsent.
+type releaseCounter struct {
+	*store.Store
+	releases atomic.Int64
+}
+
+func (c *releaseCounter) ReleaseDeliveries(ctx context.Context, target string, eventIDs []string, now time.Time) error {
+	c.releases.Add(1)
+	return c.Store.ReleaseDeliveries(ctx, target, eventIDs, now)
+}
+
+// TestFullBatchesPipelined has more events than a batch holds, so each full batch's successor
+// is claimed while it is sent and its acknowledgement recorded while the next one is: every
+// event still arrives exactly once, each user's versions in order. The target refuses some
+// calls on the way; the batch claimed ahead of a refused call is released, not lost.
+func TestFullBatchesPipelined(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		s := store.New(d)
+		issuer, pub := newSigner(t)
+		tg := newTarget(t, pub)
+		tg.respond = func(n int) int {
+			if n == 3 || n == 7 {
+				return http.StatusServiceUnavailable
+			}
+			return http.StatusOK
+		}
+		want, events := history(t, s, []int{4, 1, 3, -3, 1, 2, 1, 5, 1, 1, 2, 1}, tg.srv.URL)
+		cfg := fastConfig(tg.srv.URL)
+		cfg.BatchSize = 3
+		obs := newObserver()
+		run(t, cfg, syncrelay.Deps{Store: s, Tokens: issuer, Observer: obs})
+		eventually(t, "every event is acknowledged and marked delivered", func() bool {
+			_, n := pending(t, s, tg.srv.URL)
+			return tg.ackedCount() == events && n == 0
+		})
+		tg.check(t, want, true)
+		if got := obs.get(obs.failCalls, tg.srv.URL); got != 2 {
+			t.Errorf("observer saw %d failed calls, want 2", got)
+		}
+	})
 }

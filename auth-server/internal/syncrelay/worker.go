@@ -31,6 +31,9 @@ type worker struct {
 	deps   Deps
 	wake   chan struct{}
 	log    *slog.Logger
+	// marking records the acknowledgement of the last batch sent, in the background while
+	// the next one is sent (run's goroutine only; nil when none is in flight).
+	marking *mark
 }
 
 // outcome is what one round did.
@@ -38,21 +41,34 @@ type outcome struct {
 	sent   int   // events acknowledged
 	err    error // nil when nothing failed
 	target bool  // err is the target's failure (not the database's or the signer's)
+	full   bool  // as many deliveries were due as the round asked for
+	fit    int   // when the body limit cut the batch: how many events it held (else 0)
 }
 
 // run loops until ctx ends (Loop): deliver while there is due work; when there is none, wait
 // for a Notify or the poll interval; after a failure, back off (ignoring Notify) with the
 // number of consecutive failures. A failure of the target halves the batch, a success
-// doubles it back.
+// doubles it back, up to what the body limit last held (most): claiming more only to release
+// the rest costs a statement a round. most is forgotten once the backlog is drained. While a
+// full batch is being sent, the next one is claimed (ahead), so the claim's round trips overlap
+// the call instead of adding to it.
 func (w *worker) run(ctx context.Context) {
-	batch := w.cfg.BatchSize
+	batch, most := w.cfg.BatchSize, w.cfg.BatchSize
+	var ahead *claim
+	defer func() {
+		w.drop(ahead)
+		if err := w.settle(); err != nil {
+			w.log.Warn("sync acknowledgement not recorded; sent again after the lease", "err", err)
+		}
+	}()
 	l := Loop{Backoff: Backoff{Base: w.cfg.RetryBase, Max: w.cfg.RetryMax}, PollInterval: w.cfg.PollInterval,
 		Wake: w.wake, Rand: w.deps.Rand,
 		OnFailure: func(err error, failures int, wait time.Duration) {
 			w.log.Warn("sync delivery failed", "err", err, "consecutive_failures", failures, "retry_in", wait.Round(time.Millisecond).String())
 		}}
 	l.Run(ctx, func(ctx context.Context) Round {
-		o := w.round(ctx, batch)
+		var o outcome
+		o, ahead = w.round(ctx, batch, ahead)
 		switch {
 		case ctx.Err() != nil:
 		case o.err != nil:
@@ -60,10 +76,53 @@ func (w *worker) run(ctx context.Context) {
 				batch = max(1, batch/2)
 			}
 		case o.sent > 0:
-			batch = min(w.cfg.BatchSize, batch*2)
+			switch {
+			case o.fit > 0:
+				most = o.fit
+			case !o.full:
+				most = w.cfg.BatchSize
+			}
+			batch = min(most, batch*2)
 		}
 		return Round{Progress: o.sent > 0, Err: o.err}
 	})
+}
+
+// claim is a ClaimDeliveries running in the background while a batch is sent.
+type claim struct {
+	done chan struct{}
+	ds   []store.Delivery
+	err  error
+}
+
+// claimAhead starts claiming up to limit deliveries in the background. The deliveries it
+// claims are not those of the batch being sent, nor a later version of one of its users (the
+// store offers a user's next version only once the previous one is delivered), so sending
+// them next keeps every user's events in order.
+func (w *worker) claimAhead(ctx context.Context, limit int) *claim {
+	c := &claim{done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		c.ds, c.err = w.deps.Store.ClaimDeliveries(ctx, w.target, w.deps.Now(), w.cfg.Lease, limit)
+	}()
+	return c
+}
+
+// take waits for c and returns what it claimed.
+func (c *claim) take() ([]store.Delivery, error) {
+	<-c.done
+	return c.ds, wrapIf("claim deliveries", c.err)
+}
+
+// drop waits for c (nil: none) and releases what it claimed, unsent.
+func (w *worker) drop(c *claim) {
+	if c == nil {
+		return
+	}
+	ds, _ := c.take()
+	mctx, cancel := context.WithTimeout(context.Background(), markTimeout)
+	defer cancel()
+	w.release(mctx, eventIDs(ds))
 }
 
 // sleep waits d, or until wake fires (a nil wake never does); false when ctx ended.
@@ -79,26 +138,83 @@ func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	return true
 }
 
-// round claims up to limit due deliveries, sends them in one call and records the outcome.
-func (w *worker) round(ctx context.Context, limit int) outcome {
-	ds, err := w.deps.Store.ClaimDeliveries(ctx, w.target, w.deps.Now(), w.cfg.Lease, limit)
+// mark is a MarkDelivered running in the background.
+type mark struct {
+	done chan struct{}
+	err  error
+}
+
+// markAsync records in the background that target acknowledged ids, bounded by markTimeout
+// and not cancelled with ctx (an acknowledged batch is recorded even while the relay stops).
+// The previous mark must be settled first.
+func (w *worker) markAsync(ctx context.Context, ids []string) {
+	m := &mark{done: make(chan struct{})}
+	w.marking = m
+	go func() {
+		defer close(m.done)
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+		defer cancel()
+		m.err = w.deps.Store.MarkDelivered(mctx, w.target, ids, w.deps.Now())
+	}()
+}
+
+// settle waits for the mark in flight, if any, and returns its error.
+func (w *worker) settle() error {
+	m := w.marking
+	if m == nil {
+		return nil
+	}
+	w.marking = nil
+	<-m.done
+	return m.err
+}
+
+// round sends the deliveries ahead claimed during the previous round (nil, or nothing: claims
+// up to limit now) in one call and records the outcome. When the batch was full, it claims the
+// next one while the call runs and returns that claim; after a failure it releases it instead,
+// so the backoff and the halved batch apply to it. A success is recorded in the background
+// (markAsync) while the next batch is sent.
+func (w *worker) round(ctx context.Context, limit int, ahead *claim) (outcome, *claim) {
+	var ds []store.Delivery
+	var err error
+	if ahead != nil {
+		ds, err = ahead.take()
+	}
+	if ahead == nil || (err == nil && len(ds) == 0) {
+		// Claim only once the previous batch's acknowledgement is recorded: it may make the
+		// next version of its users due.
+		if err := w.settle(); err != nil {
+			return outcome{err: fmt.Errorf("mark delivered: %w", err)}, nil
+		}
+		ds, err = w.deps.Store.ClaimDeliveries(ctx, w.target, w.deps.Now(), w.cfg.Lease, limit)
+		err = wrapIf("claim deliveries", err)
+	}
 	if err != nil || len(ds) == 0 {
-		return outcome{err: wrapIf("claim deliveries", err)}
+		return outcome{err: err}, nil
 	}
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
+	full := len(ds) >= limit
 	ds, rest := fit(ds, w.cfg.MaxBatchBytes)
+	cut := 0
+	if len(rest) > 0 {
+		cut = len(ds)
+	}
 	w.release(mctx, eventIDs(rest))
 	ids := eventIDs(ds)
 	body, err := batchBody(ds)
 	if err != nil {
 		w.release(mctx, ids)
-		return outcome{err: err}
+		return outcome{err: err}, nil
 	}
 	token, err := w.deps.Tokens.Sync(body)
 	if err != nil {
 		w.release(mctx, ids)
-		return outcome{err: fmt.Errorf("sign sync token: %w", err)}
+		return outcome{err: fmt.Errorf("sign sync token: %w", err)}, nil
+	}
+	var next *claim
+	if full {
+		next = w.claimAhead(ctx, limit)
 	}
 	start := time.Now()
 	sendErr := w.send(ctx, token, body)
@@ -106,15 +222,25 @@ func (w *worker) round(ctx context.Context, limit int) outcome {
 	case sendErr == nil:
 		w.deps.Observer.Delivered(w.label, len(ds))
 		w.log.Debug("sync delivered", "events", len(ds), "took", time.Since(start).String())
-		if err := w.deps.Store.MarkDelivered(mctx, w.target, ids, w.deps.Now()); err != nil {
-			// Sent again once the lease expires; the target ignores what it already has.
-			return outcome{err: fmt.Errorf("mark delivered: %w", err)}
+		// The previous batch's acknowledgement was recorded while this one was sent; this
+		// one's is recorded while the next is. A batch whose mark fails is sent again once
+		// its lease expires; the target ignores what it already has.
+		prev := w.settle()
+		w.markAsync(ctx, ids)
+		if prev != nil {
+			w.drop(next)
+			return outcome{err: fmt.Errorf("mark delivered: %w", prev)}, nil
 		}
-		return outcome{sent: len(ds)}
+		return outcome{sent: len(ds), full: full, fit: cut}, next
 	case ctx.Err() != nil:
 		w.release(mctx, ids) // stopping: not the target's fault, no attempt counted
-		return outcome{err: ctx.Err()}
+		w.drop(next)
+		return outcome{err: ctx.Err()}, nil
 	}
+	if err := w.settle(); err != nil {
+		w.log.Warn("sync acknowledgement not recorded; sent again after the lease", "err", err)
+	}
+	w.drop(next)
 	w.deps.Observer.Failed(w.label, len(ds))
 	now := w.deps.Now()
 	retries := make([]store.Retry, len(ds))
@@ -125,7 +251,7 @@ func (w *worker) round(ctx context.Context, limit int) outcome {
 	if err := w.deps.Store.MarkFailed(mctx, w.target, retries, sendErr.Error()); err != nil {
 		w.log.Warn("sync failure not recorded; retried after the lease", "err", err)
 	}
-	return outcome{err: fmt.Errorf("%d events: %w", len(ds), sendErr), target: true}
+	return outcome{err: fmt.Errorf("%d events: %w", len(ds), sendErr), target: true}, nil
 }
 
 // fit splits ds into the longest prefix (at least one) whose batch body stays within

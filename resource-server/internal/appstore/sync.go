@@ -2,7 +2,6 @@ package appstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -74,12 +73,19 @@ func ValidateEvent(e syncevent.Event) error {
 // an upsert creates or overwrites the user (also a version-0 row made from token claims), and a
 // delete removes the user's notes and leaves a tombstone carrying its version. Any invalid
 // event refuses the whole batch with ErrInvalidEvent before anything is written.
+//
+// The batch costs a few statements whatever its size (applyBulk): the user events of users
+// that have only one event in the batch (a replay's, a burst of signups') are written together,
+// in multi-row statements. The rest (revocations, and the events of a user named more than once,
+// whose order matters) are applied one by one in array order, as before. The two groups touch
+// different users, so the order between them does not matter.
 func (s *Store) Apply(ctx context.Context, events []syncevent.Event) (Result, error) {
 	for _, e := range events {
 		if err := ValidateEvent(e); err != nil {
 			return Result{}, err
 		}
 	}
+	bulk, rest := splitBatch(events)
 	var res Result
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res = Result{}
@@ -87,7 +93,12 @@ func (s *Store) Apply(ctx context.Context, events []syncevent.Event) (Result, er
 		if err := s.db.TxLock(ctx, tx, syncLockID); err != nil {
 			return fmt.Errorf("sync lock: %w", err)
 		}
-		for _, e := range events {
+		applied, err := s.applyBulk(ctx, tx, bulk, now)
+		if err != nil {
+			return err
+		}
+		res.Applied, res.Ignored = applied, len(bulk)-applied
+		for _, e := range rest {
 			if e.IsRevocation() {
 				// Never versioned: a revocation holds whatever the order of the user's other
 				// events. Written again when repeated (only applied_at changes, so other
@@ -129,6 +140,157 @@ func (s *Store) Apply(ctx context.Context, events []syncevent.Event) (Result, er
 	return res, nil
 }
 
+// splitBatch separates the user events that can be applied together (applyBulk: their user
+// and their event id appear once in the batch) from the rest, each group in array order.
+func splitBatch(events []syncevent.Event) (bulk, rest []syncevent.Event) {
+	users := make(map[string]int, len(events))
+	ids := make(map[string]int, len(events))
+	for _, e := range events {
+		ids[e.ID]++
+		if !e.IsRevocation() {
+			users[e.User.ID]++
+		}
+	}
+	for _, e := range events {
+		if !e.IsRevocation() && users[e.User.ID] == 1 && ids[e.ID] == 1 {
+			bulk = append(bulk, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	return bulk, rest
+}
+
+// bulkRows bounds the rows of one multi-row statement of applyBulk, keeping its parameters
+// (7 a row) well below both databases' limits (SQLite: 32,766; PostgreSQL: 65,535).
+const bulkRows = 500
+
+// applyBulk applies user events of distinct users and distinct ids, as applyEvent would one by
+// one, in three statements per bulkRows events: record the ids (those already applied are
+// ignored), write the users where absent or older (the version decides), and remove the notes
+// of the users whose delete was applied. It returns how many events changed the app database.
+func (s *Store) applyBulk(ctx context.Context, tx *sqlx.Tx, events []syncevent.Event, now time.Time) (int, error) {
+	applied := 0
+	for len(events) > 0 {
+		chunk := events[:min(len(events), bulkRows)]
+		events = events[len(chunk):]
+		fresh, err := s.recordEvents(ctx, tx, chunk, now)
+		if err != nil {
+			return 0, err
+		}
+		deleted, n, err := s.upsertUsers(ctx, tx, fresh, now)
+		if err != nil {
+			return 0, err
+		}
+		applied += n
+		if len(deleted) > 0 {
+			query, args, err := sqlx.In(`DELETE FROM notes WHERE user_id IN (?)`, deleted)
+			if err != nil {
+				return 0, fmt.Errorf("delete notes: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, s.q(query), args...); err != nil {
+				return 0, fmt.Errorf("delete notes: %w", err)
+			}
+		}
+	}
+	return applied, nil
+}
+
+// recordEvents remembers the ids of events (distinct) and returns the events not applied
+// before, in their order.
+func (s *Store) recordEvents(ctx context.Context, tx *sqlx.Tx, events []syncevent.Event, now time.Time) ([]syncevent.Event, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	var q strings.Builder
+	args := make([]any, 0, 2*len(events))
+	q.WriteString(`INSERT INTO applied_events (event_id, applied_at) VALUES `)
+	for i, e := range events {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?)")
+		args = append(args, e.ID, ms(now))
+	}
+	q.WriteString(` ON CONFLICT (event_id) DO NOTHING RETURNING event_id`)
+	var ids []string
+	if err := sqlx.SelectContext(ctx, tx, &ids, s.q(q.String()), args...); err != nil {
+		return nil, fmt.Errorf("record events: %w", err)
+	}
+	recorded := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		recorded[id] = true
+	}
+	fresh := make([]syncevent.Event, 0, len(ids))
+	for _, e := range events {
+		if recorded[e.ID] {
+			fresh = append(fresh, e)
+		}
+	}
+	return fresh, nil
+}
+
+// upsertUsers writes the users of events (distinct users) where their row is absent or older
+// than the event, in one statement, and returns the ids of the users it deleted and how many
+// rows it wrote.
+func (s *Store) upsertUsers(ctx context.Context, tx *sqlx.Tx, events []syncevent.Event, now time.Time) ([]string, int, error) {
+	if len(events) == 0 {
+		return nil, 0, nil
+	}
+	var q strings.Builder
+	args := make([]any, 0, 7*len(events))
+	q.WriteString(`INSERT INTO app_users (id, username, email, version, deleted, created_at, updated_at) VALUES `)
+	for i, e := range events {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+		u, deleted := userOf(e)
+		args = append(args, u.ID, u.Username, u.Email, u.Version, deleted, ms(now), ms(now))
+	}
+	q.WriteString(upsertWhenNewer + ` RETURNING id, deleted`)
+	rows, err := tx.QueryContext(ctx, s.q(q.String()), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("apply events: %w", err)
+	}
+	defer rows.Close()
+	var deleted []string
+	n := 0
+	for rows.Next() {
+		var id string
+		var del int64
+		if err := rows.Scan(&id, &del); err != nil {
+			return nil, 0, fmt.Errorf("apply events: %w", err)
+		}
+		n++
+		if del == 1 {
+			deleted = append(deleted, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("apply events: %w", err)
+	}
+	return deleted, n, nil
+}
+
+// upsertWhenNewer ends an INSERT INTO app_users: the row is written only when absent or
+// older, so the version decides, whatever the order in which events arrive.
+const upsertWhenNewer = `
+ON CONFLICT (id) DO UPDATE SET username = excluded.username, email = excluded.email, version = excluded.version,
+    deleted = excluded.deleted, updated_at = excluded.updated_at
+WHERE app_users.version < excluded.version`
+
+// userOf is the row a user event writes: a delete keeps only the id and the version, and marks
+// the tombstone (deleted = 1).
+func userOf(e syncevent.Event) (syncevent.User, int64) {
+	u := e.User
+	if e.Type == syncevent.TypeDelete {
+		u.Username, u.Email = "", ""
+		return u, 1
+	}
+	return u, 0
+}
+
 // recordEvent remembers e's id and reports whether it is new.
 func (s *Store) recordEvent(ctx context.Context, tx *sqlx.Tx, e syncevent.Event, now time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO applied_events (event_id, applied_at) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING`), e.ID, ms(now))
@@ -144,19 +306,9 @@ func (s *Store) applyEvent(ctx context.Context, tx *sqlx.Tx, e syncevent.Event, 
 	if first, err := s.recordEvent(ctx, tx, e, now); err != nil || !first {
 		return false, err // already applied
 	}
-	var res sql.Result
-	var err error
-	u, deleted := e.User, int64(0)
-	if e.Type == syncevent.TypeDelete {
-		u.Username, u.Email, deleted = "", "", 1
-	}
-	// The row is written only when absent or older: the version decides, whatever the order
-	// in which events arrive.
-	res, err = tx.ExecContext(ctx, s.q(`INSERT INTO app_users (id, username, email, version, deleted, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET username = excluded.username, email = excluded.email, version = excluded.version,
-    deleted = excluded.deleted, updated_at = excluded.updated_at
-WHERE app_users.version < excluded.version`), u.ID, u.Username, u.Email, u.Version, deleted, ms(now), ms(now))
+	u, deleted := userOf(e)
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO app_users (id, username, email, version, deleted, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)`+upsertWhenNewer), u.ID, u.Username, u.Email, u.Version, deleted, ms(now), ms(now))
 	if err != nil {
 		return false, fmt.Errorf("apply %s: %w", e.Type, err)
 	}

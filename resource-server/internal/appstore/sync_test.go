@@ -171,3 +171,64 @@ func TestUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyMixedBatch sends one batch of events of distinct users (applied together) mixed
+// with two users that have several events (applied one by one, in array order), a delete, a
+// repeated id, a stale version and a revocation: the outcome is that of applying the events
+// one by one in array order.
+func TestApplyMixedBatch(t *testing.T) {
+	conformance(t, func(t *testing.T, s *appstore.Store, c *clock) {
+		ctx := context.Background()
+		exp := c.now().Add(15 * time.Minute)
+		if _, err := s.CreateNote(ctx, appstore.Identity{ID: "gone", Username: "gone"}, "t", "b"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateNote(ctx, appstore.Identity{ID: "back", Username: "back"}, "t", "b"); err != nil {
+			t.Fatal(err)
+		}
+		wantResult(t, apply(t, s, upsert("old", "stale", 5, "s5"), upsert("seen", "u9", 1, "n1")), 2, 0)
+		res := apply(t, s,
+			upsert("a1", "u1", 1, "a"),
+			upsert("b2", "twice", 2, "t2"), // the same user twice: in order, both applied
+			del("g3", "gone", 3),           // alone: a tombstone, its notes removed
+			upsert("b3", "twice", 3, "t3"),
+			upsert("seen", "u9", 1, "n1"),  // an id already applied
+			upsert("s4", "stale", 4, "s4"), // older than what is held
+			sessionRevoked("r1", "s1", exp),
+			del("k1", "back", 1), upsert("k2", "back", 2, "back2"), // deleted, then back: notes gone
+			upsert("z1", "u2", 7, "z"),
+		)
+		wantResult(t, res, 8, 2)
+		if len(res.Revocations) != 1 || res.Revocations[0].SessionID != "s1" {
+			t.Fatalf("revocations = %+v, want s1", res.Revocations)
+		}
+		wantUser(t, s, "u1", "a", 1, false)
+		wantUser(t, s, "twice", "t3", 3, false)
+		wantUser(t, s, "gone", "", 3, true)
+		wantUser(t, s, "u9", "n1", 1, false)
+		wantUser(t, s, "stale", "s5", 5, false)
+		wantUser(t, s, "back", "back2", 2, false)
+		wantUser(t, s, "u2", "z", 7, false)
+		for _, id := range []string{"gone", "back"} {
+			if notes, err := s.Notes(ctx, id); err != nil || len(notes) != 0 {
+				t.Fatalf("notes of %s after its delete = %d, %v; want none", id, len(notes), err)
+			}
+		}
+		// The same batch again changes nothing.
+		again := apply(t, s, upsert("a1", "u1", 1, "a"), del("g3", "gone", 3), upsert("z1", "u2", 7, "z"))
+		wantResult(t, again, 0, 3)
+	})
+}
+
+// TestApplyLargeBatch applies more user events than one statement of the bulk path holds.
+func TestApplyLargeBatch(t *testing.T) {
+	conformance(t, func(t *testing.T, s *appstore.Store, c *clock) {
+		var batch []syncevent.Event
+		for i := range 1200 {
+			batch = append(batch, upsert(fmt.Sprintf("e%d", i), fmt.Sprintf("u%d", i), 1, fmt.Sprintf("n%d", i)))
+		}
+		wantResult(t, apply(t, s, batch...), 1200, 0)
+		wantUser(t, s, "u1199", "n1199", 1, false)
+		wantResult(t, apply(t, s, batch[600:]...), 0, 600)
+	})
+}
