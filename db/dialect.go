@@ -22,6 +22,8 @@ type flavor struct {
 	rowLocks bool
 	// writableCTE: a WITH clause may hold UPDATE … RETURNING and row locks.
 	writableCTE bool
+	// copyFrom: rows are best written in bulk by COPY … FROM STDIN.
+	copyFrom bool
 	// preferIndexOrder is run in a transaction to make its planner walk an index matching an
 	// ORDER BY rather than sort ("" when nothing needs to be said).
 	preferIndexOrder string
@@ -50,6 +52,7 @@ func postgresFlavor() flavor {
 		skipLocked:           " FOR UPDATE OF %s SKIP LOCKED",
 		rowLocks:             true,
 		writableCTE:          true,
+		copyFrom:             true,
 		preferIndexOrder:     `SET LOCAL enable_sort = off`, // reset at the transaction's end
 		txLock:               `SELECT pg_advisory_xact_lock($1)`,
 		cancelablePointReads: true,

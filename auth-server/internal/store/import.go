@@ -73,14 +73,13 @@ func (s *Store) importBatch(ctx context.Context, users []User, targets []string,
 		for i, u := range users {
 			if out[i] == Imported {
 				fresh = append(fresh, u)
-				rows = append(rows, []any{u.ID, u.Username, u.Email, u.PasswordHash, u.Version, ms(u.CreatedAt), ms(u.UpdatedAt),
-					joined(u.Roles), ms(u.DisabledAt), ms(u.LastLoginAt), boolInt(u.EmailVerified)})
+				rows = append(rows, userArgs(u))
 			}
 		}
 		if len(rows) == 0 {
 			return nil
 		}
-		err := s.insertRows(ctx, tx, `INSERT INTO users (`+userCols+`) VALUES `, rows)
+		err := s.db.InsertRows(ctx, tx, "users", strings.Split(userCols, ", "), rows)
 		if db.IsUniqueViolation(err) {
 			return errImportRaced
 		}

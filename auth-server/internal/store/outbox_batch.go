@@ -24,10 +24,10 @@ func (s *Store) addUserEvents(ctx context.Context, tx *sqlx.Tx, kind string, use
 			deliveries = append(deliveries, []any{ev.ID, t, u.ID, u.Version, ms(now), ms(now)})
 		}
 	}
-	if err := s.insertRows(ctx, tx, `INSERT INTO outbox_events (id, user_id, version, kind, payload, created_at) VALUES `, events); err != nil {
+	if err := s.db.InsertRows(ctx, tx, "outbox_events", eventCols, events); err != nil {
 		return fmt.Errorf("insert outbox events: %w", err)
 	}
-	if err := s.insertRows(ctx, tx, `INSERT INTO outbox_deliveries (event_id, target, user_id, version, created_at, next_attempt_at) VALUES `, deliveries); err != nil {
+	if err := s.db.InsertRows(ctx, tx, "outbox_deliveries", deliveryCols, deliveries); err != nil {
 		return fmt.Errorf("insert outbox deliveries: %w", err)
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -288,39 +287,11 @@ func (s *Store) addReplayEvents(ctx context.Context, tx *sqlx.Tx, page []userRow
 			deliveries = append(deliveries, []any{ev.ID, t, r.ID, r.Version, ms(now), ms(now)})
 		}
 	}
-	if err := s.insertRows(ctx, tx, `INSERT INTO outbox_events (id, user_id, version, kind, payload, created_at) VALUES `, events); err != nil {
+	if err := s.db.InsertRows(ctx, tx, "outbox_events", eventCols, events); err != nil {
 		return fmt.Errorf("replay: insert outbox events: %w", err)
 	}
-	if err := s.insertRows(ctx, tx, `INSERT INTO outbox_deliveries (event_id, target, user_id, version, created_at, next_attempt_at) VALUES `, deliveries); err != nil {
+	if err := s.db.InsertRows(ctx, tx, "outbox_deliveries", deliveryCols, deliveries); err != nil {
 		return fmt.Errorf("replay: insert outbox deliveries: %w", err)
-	}
-	return nil
-}
-
-// insertRowsMax bounds the rows of one multi-row INSERT, keeping its parameters well below
-// both databases' limits (SQLite: 32,766; PostgreSQL: 65,535).
-const insertRowsMax = 500
-
-// insertRows runs prefix followed by one "(?, …)" tuple per row, insertRowsMax rows at a time;
-// every row has the same number of values.
-func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, prefix string, rows [][]any) error {
-	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), insertRowsMax)]
-		rows = rows[len(chunk):]
-		tuple := "(?" + strings.Repeat(", ?", len(chunk[0])-1) + ")"
-		var q strings.Builder
-		q.WriteString(prefix)
-		args := make([]any, 0, len(chunk)*len(chunk[0]))
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString(tuple)
-			args = append(args, r...)
-		}
-		if _, err := tx.ExecContext(ctx, s.q(q.String()), args...); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -18,6 +18,13 @@ const (
 	EventDelete = syncevent.TypeDelete
 )
 
+// eventCols and deliveryCols are the columns of an outbox event and of a delivery, in the
+// order their rows are written.
+var (
+	eventCols    = []string{"id", "user_id", "version", "kind", "payload", "created_at"}
+	deliveryCols = []string{"event_id", "target", "user_id", "version", "created_at", "next_attempt_at"}
+)
+
 // addUserEvent writes one outbox event for u and a pending delivery per target, inside tx, so
 // the event exists exactly when the change it describes was committed.
 func (s *Store) addUserEvent(ctx context.Context, tx *sqlx.Tx, kind string, u User, targets []string, now time.Time) error {
