@@ -145,7 +145,10 @@ func TestSlowTargetDoesNotHoldOthers(t *testing.T) {
 		slow.hang = make(chan struct{})
 		want, events := history(t, s, []int{1, 2, 1, 1, 3}, slow.srv.URL, fast.srv.URL)
 		cfg := fastConfig(slow.srv.URL, fast.srv.URL)
-		cfg.RequestTimeout = 100 * time.Millisecond
+		// The timeout ends the slow target's calls; it holds for the fast target's too, whose
+		// calls a loaded machine can make that slow, and sends them again (checked below as
+		// at least once: exactly once is TestReplicasShareTheOutbox's).
+		cfg.RequestTimeout = 500 * time.Millisecond
 		run(t, cfg, syncrelay.Deps{Store: s, Tokens: issuer})
 		eventually(t, "the fast target has every event", func() bool {
 			_, n := pending(t, s, fast.srv.URL)
@@ -154,7 +157,7 @@ func TestSlowTargetDoesNotHoldOthers(t *testing.T) {
 		if n := slow.ackedCount(); n != 0 {
 			t.Fatalf("slow target acknowledged %d events while hanging", n)
 		}
-		fast.check(t, want, true)
+		fast.check(t, want, false)
 		close(slow.hang)
 		eventually(t, "the slow target has every event once it answers", func() bool {
 			_, n := pending(t, s, slow.srv.URL)
