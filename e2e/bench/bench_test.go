@@ -91,7 +91,7 @@ func (h *harness) store(name string) (storeCfg, bool) {
 }
 
 // binaries returns the folder holding both binaries, building them when -bin is not given.
-func binaries(b *testing.B, ctx context.Context, tmp string) string {
+func binaries(b testing.TB, ctx context.Context, tmp string) string {
 	if *binDir != "" {
 		for _, n := range []string{"auth-server", "resource-server"} {
 			if _, err := os.Stat(filepath.Join(*binDir, n)); err != nil {
