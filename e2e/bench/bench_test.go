@@ -22,7 +22,7 @@ var (
 	microFile = flag.String("micro", "", "file holding the output of the micro-benchmarks, copied into the report")
 	command   = flag.String("command", "make bench", "the command recorded in the report")
 	storesArg = flag.String("stores", "sqlite,postgres", "stores to benchmark (postgres needs TEST_DATABASE_URL)")
-	phasesArg = flag.String("phases", "pinned,hash,revoke,oauth,mail,mfa,memory,pooler,admin,import", "phases to run: pinned (resource server, JWKS, refresh), hash (login, signup, sync), revoke (logout latency, deny-list cost), oauth (code flow, /authorize with a login cookie), mail (/password/forgot known vs unknown), mfa (the second login step), memory (auth server's resident memory after a login burst and during refreshes), pooler (refresh through pgbouncer, PostgreSQL only), admin (client credentials, admin search) and import (users import)")
+	phasesArg = flag.String("phases", "pinned,hash,revoke,oauth,mail,mfa,memory,pooler,admin,import", "phases to run: pinned (resource server, JWKS, refresh), hash (login, signup, sync), revoke (logout latency, deny-list cost), oauth (code flow, /authorize with a login cookie), mail (/password/forgot known vs unknown), mfa (the second login step), memory (auth server's resident memory after a login burst and during refreshes), pooler (refresh through pgbouncer, PostgreSQL only), admin (client credentials, admin search) and import (users import); not by default: scale (the same rows on a small and on a -scale-users database, and the session cleanup at scale)")
 )
 
 // TestMain runs a ceiling instead of the tests when the binary is re-executed as a child.

@@ -45,7 +45,9 @@ var genNamespace = uuid.MustParse("6f1d3c2a-8b7e-4c5d-9a0f-1e2d3c4b5a69")
 func GenUserName(i int) string { return fmt.Sprintf("scale%07d", i) }
 
 // GenUserID is generated user i's id: a UUID derived from i, the same in both databases.
-func GenUserID(i int) string { return uuid.NewSHA1(genNamespace, strconv.AppendInt(nil, int64(i), 10)).String() }
+func GenUserID(i int) string {
+	return uuid.NewSHA1(genNamespace, strconv.AppendInt(nil, int64(i), 10)).String()
+}
 
 // genSessionID is the id of session k of user i (k 0 and 1 live, 2 ended).
 func genSessionID(i, k int) string {
@@ -100,8 +102,15 @@ type GenCounts struct {
 // FillAuth writes users 0..n-1 into the migrated auth database d, every one with password
 // hash, and their live sessions and refresh tokens (genSessionsPerUser and genTokensPerUser
 // each), as of now.
-func FillAuth(ctx context.Context, d *db.DB, n int, hash string, now time.Time) (GenCounts, error) {
+func FillAuth(ctx context.Context, url string, n int, hash string, now time.Time) (GenCounts, error) {
 	var c GenCounts
+	err := bulkLoad(ctx, url, []string{"users", "sessions", "refresh_tokens"}, func(d *db.DB) error {
+		return fillAuth(ctx, d, n, hash, now, &c)
+	})
+	return c, err
+}
+
+func fillAuth(ctx context.Context, d *db.DB, n int, hash string, now time.Time, c *GenCounts) error {
 	err := genTable(ctx, d, "users", genUserCols, n, func(i int, emit func(...any) error) error {
 		created := unixMS(now.Add(-60 * day).Add(time.Duration(i) * time.Millisecond))
 		verified, disabled := 0, int64(0)
@@ -117,7 +126,7 @@ func FillAuth(ctx context.Context, d *db.DB, n int, hash string, now time.Time) 
 			unixMS(sessionStart(i, 0, now)), verified, 0)
 	})
 	if err != nil {
-		return c, err
+		return err
 	}
 	err = genTable(ctx, d, "sessions", genSessionCols, n, func(i int, emit func(...any) error) error {
 		for k := range genSessionsPerUser {
@@ -136,7 +145,7 @@ func FillAuth(ctx context.Context, d *db.DB, n int, hash string, now time.Time) 
 		return nil
 	})
 	if err != nil {
-		return c, err
+		return err
 	}
 	// Session 0: three tokens (the first spent long ago and expired, the second spent at the
 	// last use, the third live); session 1: two (one spent, one live).
@@ -162,15 +171,19 @@ func FillAuth(ctx context.Context, d *db.DB, n int, hash string, now time.Time) 
 		return nil
 	})
 	if err != nil {
-		return c, err
+		return err
 	}
-	return c, d.Analyze(ctx)
+	return nil
 }
 
 // AddEndedSessions writes n sessions of users i%users that ended before now (one in two past
 // SESSION_MAX_TTL, the others past their newest token's idle expiry), one unspent, expired
 // refresh token each: what the session cleanup deletes.
-func AddEndedSessions(ctx context.Context, d *db.DB, n, users int, now time.Time) error {
+func AddEndedSessions(ctx context.Context, url string, n, users int, now time.Time) error {
+	return bulkLoad(ctx, url, []string{"sessions", "refresh_tokens"}, func(d *db.DB) error { return addEnded(ctx, d, n, users, now) })
+}
+
+func addEnded(ctx context.Context, d *db.DB, n, users int, now time.Time) error {
 	err := genTable(ctx, d, "sessions", genSessionCols, n, func(i int, emit func(...any) error) error {
 		created, expires, idle := endedTimes(i, now)
 		return emit(genSessionID(i, 2), GenUserID(i%users), unixMS(created), unixMS(idle.Add(-genIdle)), unixMS(expires), unixMS(idle),
@@ -186,11 +199,15 @@ func AddEndedSessions(ctx context.Context, d *db.DB, n, users int, now time.Time
 	if err != nil {
 		return err
 	}
-	return d.Analyze(ctx)
+	return nil
 }
 
 // FillApp writes users 0..n-1 into the migrated app database d, as sync delivered them.
-func FillApp(ctx context.Context, d *db.DB, n int, now time.Time) error {
+func FillApp(ctx context.Context, url string, n int, now time.Time) error {
+	return bulkLoad(ctx, url, []string{"app_users"}, func(d *db.DB) error { return fillApp(ctx, d, n, now) })
+}
+
+func fillApp(ctx context.Context, d *db.DB, n int, now time.Time) error {
 	err := genTable(ctx, d, "app_users", genAppUserCols, n, func(i int, emit func(...any) error) error {
 		created := unixMS(now.Add(-60 * day).Add(time.Duration(i) * time.Millisecond))
 		name := GenUserName(i)
@@ -199,7 +216,7 @@ func FillApp(ctx context.Context, d *db.DB, n int, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	return d.Analyze(ctx)
+	return nil
 }
 
 // sessionStart and lastUsed are when live session k of user i began and was last refreshed:
@@ -224,12 +241,82 @@ func endedTimes(i int, now time.Time) (created, expires, idle time.Time) {
 
 func genIP(i int) string { return fmt.Sprintf("198.51.%d.%d", (i>>8)&0xff, i&0xff) }
 
+// bulkLoad opens the database at url on one connection for a bulk load and runs fill with
+// the secondary indexes of tables dropped (they are built again afterwards, each in one sorted
+// pass, from their own definitions as the migrations made them) and foreign keys not checked
+// row by row (the generator writes parents first and only rows whose parents exist; the test
+// checks it). It refreshes the planner's statistics at the end, as a grown database has them.
+func bulkLoad(ctx context.Context, url string, tables []string, fill func(d *db.DB) error) error {
+	d, err := db.Open(ctx, url, 1)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	d.SetConnMaxIdleTime(0)
+	if d.Dialect == db.SQLite {
+		for _, p := range []string{"PRAGMA foreign_keys = OFF", "PRAGMA synchronous = OFF", "PRAGMA cache_size = -262144"} {
+			if _, err := d.ExecContext(ctx, p); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+	}
+	idx, err := secondaryIndexes(ctx, d, tables)
+	if err != nil {
+		return err
+	}
+	for _, ix := range idx {
+		if _, err := d.ExecContext(ctx, "DROP INDEX "+ix.Name); err != nil {
+			return fmt.Errorf("drop index %s: %w", ix.Name, err)
+		}
+	}
+	if err := fill(d); err != nil {
+		return err
+	}
+	for _, ix := range idx {
+		if _, err := d.ExecContext(ctx, ix.Def); err != nil {
+			return fmt.Errorf("create index %s: %w", ix.Name, err)
+		}
+	}
+	if d.Dialect == db.SQLite {
+		if _, err := d.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	return d.Analyze(ctx)
+}
+
+// index is a secondary index: its name and its CREATE INDEX statement.
+type index struct{ Name, Def string }
+
+// secondaryIndexes lists the indexes of tables that back no constraint (the primary keys stay).
+func secondaryIndexes(ctx context.Context, d *db.DB, tables []string) ([]index, error) {
+	var out []index
+	for _, t := range tables {
+		var idx []index
+		q := `SELECT name AS "name", sql AS "def" FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name`
+		if d.Dialect == db.Postgres {
+			q = `SELECT indexname AS "name", indexdef AS "def" FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1
+ AND indexname NOT IN (SELECT conname FROM pg_constraint) ORDER BY indexname`
+		}
+		if err := d.SelectContext(ctx, &idx, q, t); err != nil {
+			return nil, fmt.Errorf("indexes of %s: %w", t, err)
+		}
+		out = append(out, idx...)
+	}
+	return out, nil
+}
+
 // genTable writes the rows that row(i, emit) emits for i in 0..n-1 into table: through COPY
 // on PostgreSQL, in multi-row INSERTs on SQLite, committing every genCommitRows rows.
 func genTable(ctx context.Context, d *db.DB, table string, cols []string, n int, row func(i int, emit func(...any) error) error) error {
 	for from := 0; from < n; from += genCommitItems {
 		to := min(from+genCommitItems, n)
 		err := d.InTx(ctx, func(tx *sqlx.Tx) error {
+			if d.Dialect == db.Postgres { // the foreign keys' triggers off: see bulkLoad
+				if _, err := tx.ExecContext(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+					return err
+				}
+			}
 			w, err := newBulkWriter(ctx, d, tx, table, cols)
 			if err != nil {
 				return err

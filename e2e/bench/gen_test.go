@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,23 +46,38 @@ func testGenerated(t *testing.T, ctx context.Context, bin, dir, authURL, appURL,
 	}
 	now := time.Now()
 	auth := openMigrated(t, ctx, authURL, db.AuthSchema)
-	got, err := FillAuth(ctx, auth, n, hash, now)
+	tables := []string{"users", "sessions", "refresh_tokens"}
+	before, err := secondaryIndexes(ctx, auth, tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := FillAuth(ctx, authURL, n, hash, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := (GenCounts{Users: n, Sessions: genSessionsPerUser * n, Tokens: genTokensPerUser * n}); got != want {
 		t.Fatalf("FillAuth wrote %+v, want %+v", got, want)
 	}
-	if err := AddEndedSessions(ctx, auth, n, n, now); err != nil {
+	if err := AddEndedSessions(ctx, authURL, n, n, now); err != nil {
 		t.Fatal(err)
+	}
+	if after, err := secondaryIndexes(ctx, auth, tables); err != nil || !slices.Equal(after, before) {
+		t.Fatalf("indexes after the fill: %v, %v; before: %v", after, err, before)
+	}
+	// The foreign keys the load did not check row by row hold.
+	for _, q := range []string{`SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)`,
+		`SELECT count(*) FROM refresh_tokens t WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = t.session_id)`} {
+		if c := count(t, auth, q); c != 0 {
+			t.Errorf("%s: %d", q, c)
+		}
 	}
 	for table, want := range map[string]int{"users": n, "sessions": 3 * n, "refresh_tokens": 6 * n} {
 		if c := count(t, auth, "SELECT count(*) FROM "+table); c != want {
 			t.Errorf("%s holds %d rows, want %d", table, c, want)
 		}
 	}
-	app := openMigrated(t, ctx, appURL, db.AppSchema)
-	if err := FillApp(ctx, app, n, now); err != nil {
+	_ = openMigrated(t, ctx, appURL, db.AppSchema)
+	if err := FillApp(ctx, appURL, n, now); err != nil {
 		t.Fatal(err)
 	}
 
