@@ -104,7 +104,7 @@ type GenCounts struct {
 // each), as of now.
 func FillAuth(ctx context.Context, url string, n int, hash string, now time.Time) (GenCounts, error) {
 	var c GenCounts
-	err := bulkLoad(ctx, url, []string{"users", "sessions", "refresh_tokens"}, func(d *db.DB) error {
+	err := bulkLoad(ctx, url, []string{"users", "sessions", "refresh_tokens"}, true, func(d *db.DB) error {
 		return fillAuth(ctx, d, n, hash, now, &c)
 	})
 	return c, err
@@ -180,7 +180,7 @@ func fillAuth(ctx context.Context, d *db.DB, n int, hash string, now time.Time, 
 // SESSION_MAX_TTL, the others past their newest token's idle expiry), one unspent, expired
 // refresh token each: what the session cleanup deletes.
 func AddEndedSessions(ctx context.Context, url string, n, users int, now time.Time) error {
-	return bulkLoad(ctx, url, []string{"sessions", "refresh_tokens"}, func(d *db.DB) error { return addEnded(ctx, d, n, users, now) })
+	return bulkLoad(ctx, url, []string{"sessions", "refresh_tokens"}, false, func(d *db.DB) error { return addEnded(ctx, d, n, users, now) })
 }
 
 func addEnded(ctx context.Context, d *db.DB, n, users int, now time.Time) error {
@@ -204,7 +204,7 @@ func addEnded(ctx context.Context, d *db.DB, n, users int, now time.Time) error 
 
 // FillApp writes users 0..n-1 into the migrated app database d, as sync delivered them.
 func FillApp(ctx context.Context, url string, n int, now time.Time) error {
-	return bulkLoad(ctx, url, []string{"app_users"}, func(d *db.DB) error { return fillApp(ctx, d, n, now) })
+	return bulkLoad(ctx, url, []string{"app_users"}, true, func(d *db.DB) error { return fillApp(ctx, d, n, now) })
 }
 
 func fillApp(ctx context.Context, d *db.DB, n int, now time.Time) error {
@@ -242,11 +242,12 @@ func endedTimes(i int, now time.Time) (created, expires, idle time.Time) {
 func genIP(i int) string { return fmt.Sprintf("198.51.%d.%d", (i>>8)&0xff, i&0xff) }
 
 // bulkLoad opens the database at url on one connection for a bulk load and runs fill with
-// the secondary indexes of tables dropped (they are built again afterwards, each in one sorted
-// pass, from their own definitions as the migrations made them) and foreign keys not checked
-// row by row (the generator writes parents first and only rows whose parents exist; the test
-// checks it). It refreshes the planner's statistics at the end, as a grown database has them.
-func bulkLoad(ctx context.Context, url string, tables []string, fill func(d *db.DB) error) error {
+// foreign keys not checked row by row (the generator writes parents first and only rows whose
+// parents exist; its test checks it) and, when dropIndexes (a fresh table), with the secondary
+// indexes of tables dropped and built again afterwards, each in one sorted pass, from their
+// own definitions as the migrations made them. It refreshes the planner's statistics at the
+// end, as a grown database has them.
+func bulkLoad(ctx context.Context, url string, tables []string, dropIndexes bool, fill func(d *db.DB) error) error {
 	d, err := db.Open(ctx, url, 1)
 	if err != nil {
 		return err
@@ -260,9 +261,11 @@ func bulkLoad(ctx context.Context, url string, tables []string, fill func(d *db.
 			}
 		}
 	}
-	idx, err := secondaryIndexes(ctx, d, tables)
-	if err != nil {
-		return err
+	var idx []index
+	if dropIndexes {
+		if idx, err = secondaryIndexes(ctx, d, tables); err != nil {
+			return err
+		}
 	}
 	for _, ix := range idx {
 		if _, err := d.ExecContext(ctx, "DROP INDEX "+ix.Name); err != nil {
