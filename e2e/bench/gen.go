@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/jwtauth/jwtauth/db"
@@ -20,7 +19,7 @@ import (
 
 // The data generator: it fills fresh, migrated databases straight through SQL with as many
 // users and sessions as a grown deployment holds, in the states the servers leave them in
-// (COPY on PostgreSQL, multi-row INSERTs in large transactions on SQLite). It writes every
+// (COPY through lib/pq on PostgreSQL, multi-row INSERTs in large transactions on SQLite). It writes every
 // column the servers' own inserts write (store.CreateUser, store.CreateSession, rotation;
 // appstore's upsert), so the servers read its rows as their own.
 
@@ -360,7 +359,8 @@ func newBulkWriter(ctx context.Context, d *db.DB, tx *sqlx.Tx, table string, col
 	w := &bulkWriter{ctx: ctx, tx: tx, table: table, cols: cols}
 	var err error
 	if d.Dialect == db.Postgres {
-		w.copy, err = tx.PreparexContext(ctx, pq.CopyIn(table, cols...))
+		// lib/pq runs a prepared COPY … FROM STDIN as a copy (pq.CopyIn, deprecated, built this).
+		w.copy, err = tx.PreparexContext(ctx, "COPY "+table+" ("+strings.Join(cols, ", ")+") FROM STDIN")
 	} else {
 		w.full, err = tx.PreparexContext(ctx, insertRowsSQL(table, cols, genInsertRows))
 	}
