@@ -43,6 +43,9 @@ type scaleDB struct {
 // is the row's ceiling); then the session cleanup deleting as many ended sessions as there
 // are users while refreshes run.
 func (h *harness) scalePhase(st storeCfg) error {
+	if *scaleUsers < smallUsers || *scaleUsers >= 10_000_000 { // GenUserName has 7 digits
+		return fmt.Errorf("-scale-users %d: want %d to 9,999,999", *scaleUsers, smallUsers)
+	}
 	hash, err := GenPasswordHash(benchPassword, argon2Params)
 	if err != nil {
 		return err
