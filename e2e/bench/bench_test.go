@@ -24,7 +24,7 @@ var (
 	command   = flag.String("command", "make bench", "the command recorded in the report")
 	storesArg = flag.String("stores", "sqlite,postgres", "stores to benchmark (postgres needs TEST_DATABASE_URL)")
 	syncUsers = flag.Int("sync-users", 10000, "users of the sync phase's replay and its ceiling (the scale run: 1000000)")
-	phasesArg = flag.String("phases", "pinned,hash,sync,revoke,oauth,mail,mfa,memory,pooler,admin,import", "phases to run: pinned (resource server, JWKS, refresh), hash (login, signup), sync (`auth-server sync replay` against its upsert ceiling), revoke (logout latency, deny-list cost), oauth (code flow, /authorize with a login cookie), mail (/password/forgot known vs unknown), mfa (the second login step), memory (auth server's resident memory after a login burst and during refreshes), pooler (refresh through pgbouncer, PostgreSQL only), admin (client credentials, admin search) and import (users import)")
+	phasesArg = flag.String("phases", "pinned,hash,sync,revoke,oauth,mail,mfa,memory,pooler,admin,import", "phases to run: pinned (resource server, JWKS, refresh), hash (login, signup), sync (`auth-server sync replay` against its upsert ceiling), revoke (logout latency, deny-list cost), oauth (code flow, /authorize with a login cookie), mail (/password/forgot known vs unknown), mfa (the second login step), memory (auth server's resident memory after a login burst and during refreshes), pooler (refresh through pgbouncer, PostgreSQL only), admin (client credentials, admin search) and import (users import); not by default: scale (the same rows on a small and on a -scale-users database, and the session cleanup at scale)")
 )
 
 // TestMain runs a ceiling instead of the tests when the binary is re-executed as a child.
@@ -93,7 +93,7 @@ func (h *harness) store(name string) (storeCfg, bool) {
 }
 
 // binaries returns the folder holding both binaries, building them when -bin is not given.
-func binaries(b *testing.B, ctx context.Context, tmp string) string {
+func binaries(b testing.TB, ctx context.Context, tmp string) string {
 	if *binDir != "" {
 		for _, n := range []string{"auth-server", "resource-server"} {
 			if _, err := os.Stat(filepath.Join(*binDir, n)); err != nil {

@@ -119,15 +119,7 @@ func (h *harness) clientCredentialsRow(st storeCfg, auth *Proc, id, secret strin
 // another prefix matching ten of them.
 func (h *harness) adminSearchRow(st storeCfg, auth *Proc, token string) error {
 	worker := func(addr, path string, header ...string) func(int) (Op, error) {
-		var n counter
-		return func(int) (Op, error) {
-			c := h.conn(addr)
-			return func() error {
-				q := fmt.Sprintf("adm%05d", n.next()%(adminUsers/10))
-				r, err := c.Do(Render(addr, "GET", path+q, nil, header...))
-				return expect(r, err, 200)
-			}, nil
-		}
+		return h.searchWorker(addr, path, func(n uint64) string { return fmt.Sprintf("adm%05d", n%(adminUsers/10)) }, header...)
 	}
 	ceil, err := h.serverCeiling(CeilingSearch, "bare prefix search handler (same query and driver)|bare search",
 		[]string{"BENCH_DB_URL=" + st.AuthURL, "BENCH_POOL=" + strconv.Itoa(dbMaxConns)},
@@ -139,4 +131,16 @@ func (h *harness) adminSearchRow(st storeCfg, auth *Proc, token string) error {
 	h.measure(scenario{store: st.Name, name: fmt.Sprintf("GET /admin/users?q=prefix, %d users", adminUsers), conc: concHTTP,
 		proc: auth, pinned: true, worker: worker(auth.Addr, "/admin/users?q=", "Authorization", "Bearer "+token)}, ceil, atLeast(0.6))
 	return nil
+}
+
+// searchWorker sends GET path+prefix(n), n counting up across its runs.
+func (h *harness) searchWorker(addr, path string, prefix func(n uint64) string, header ...string) func(int) (Op, error) {
+	var n counter
+	return func(int) (Op, error) {
+		c := h.conn(addr)
+		return func() error {
+			r, err := c.Do(Render(addr, "GET", path+prefix(n.next()), nil, header...))
+			return expect(r, err, 200)
+		}, nil
+	}
 }

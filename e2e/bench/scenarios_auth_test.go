@@ -143,14 +143,19 @@ func (h *harness) rssRow(st storeCfg, auth *Proc, users []string) {
 
 // signupRow measures signups of fresh users named tag<n>.
 func (h *harness) signupRow(st storeCfg, auth *Proc, hash *ceiling, name, tag string) {
+	h.measure(scenario{store: st.Name, name: name, conc: concHTTP, proc: auth, worker: h.signupWorker(auth.Addr, tag), dur: *hashDur}, hash, atLeast(0.85))
+}
+
+// signupWorker signs up fresh users named tag<n>, n counting up across its runs.
+func (h *harness) signupWorker(addr, tag string) func(int) (Op, error) {
 	var n counter
-	h.measure(scenario{store: st.Name, name: name, conc: concHTTP, proc: auth, dur: *hashDur, worker: func(int) (Op, error) {
-		c := h.conn(auth.Addr)
+	return func(int) (Op, error) {
+		c := h.conn(addr)
 		return func() error {
-			_, err := call(c, auth.Addr, "/signup", signupBody(fmt.Sprintf("%s%d", tag, n.next())), 201)
+			_, err := call(c, addr, "/signup", signupBody(fmt.Sprintf("%s%d", tag, n.next())), 201)
 			return err
 		}, nil
-	}}, hash, atLeast(0.85))
+	}
 }
 
 // refreshRow measures POST /refresh: each of 32 workers follows its own session's chain.

@@ -24,6 +24,9 @@ func (c *counter) load() uint64 { return c.n.Load() }
 // leave the database busy), then the others.
 func (h *harness) runStore(st storeCfg) {
 	phases := strings.Split(*phasesArg, ",")
+	if *scaleFlag {
+		phases = append(phases, "scale")
+	}
 	if slices.Contains(phases, "pinned") {
 		if err := h.pinnedPhase(st); err != nil {
 			h.add(Row{Store: st.Name, Name: "pinned phase (resource server, JWKS, refresh)", Err: err})
@@ -77,6 +80,11 @@ func (h *harness) runStore(st storeCfg) {
 	if slices.Contains(phases, "mfa") { // after admin: it adds mfaUsers users too
 		if err := h.mfaPhase(st); err != nil {
 			h.add(Row{Store: st.Name, Name: "mfa phase (POST /login/mfa)", Err: err})
+		}
+	}
+	if slices.Contains(phases, "scale") { // on generated databases of its own
+		if err := h.scalePhase(st); err != nil {
+			h.add(Row{Store: st.Name, Name: "scale phase (a small and a large database, the session cleanup)", Err: err})
 		}
 	}
 }

@@ -66,8 +66,14 @@ func (m *Minter) PublicJWK() []byte { return m.publicJWK }
 
 // Mint signs a token for a fresh user id, session and jti, valid for ttl.
 func (m *Minter) Mint(username string, ttl time.Duration) (string, error) {
+	return m.MintFor(uuid.NewString(), username, ttl)
+}
+
+// MintFor signs a token for user id sub (named username), with a fresh session and jti,
+// valid for ttl.
+func (m *Minter) MintFor(sub, username string, ttl time.Duration) (string, error) {
 	c := accesstoken.Payload{
-		Issuer: m.issuer, Subject: uuid.NewString(), Audience: jwt.Audience(m.audience), ID: uuid.NewString(),
+		Issuer: m.issuer, Subject: sub, Audience: jwt.Audience(m.audience), ID: uuid.NewString(),
 		SessionID: uuid.NewString(), AMR: []string{accesstoken.AMRPassword},
 		PreferredUsername: username, Email: username + "@bench.example",
 		ClientID: "first-party", Scope: "openid profile email notes:read notes:write",

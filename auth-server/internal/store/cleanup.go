@@ -8,6 +8,20 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
+// endedSessionsSelect finds up to limit ended sessions: those past their absolute end
+// ($1, $2: cutoff, limit) and those past their newest token's expiry ($3, $4), each found by
+// a range scan of its own index that stops after limit rows. One condition with OR (the
+// sessions past either) was a walk of sessions_expires_idx from its start filtering the OR,
+// on both stores (EXPLAIN): once the sessions past their absolute end were deleted, every
+// batch read all the live sessions that end before the idle ones (with 1,000,000 ended
+// sessions, 700,000 rows and 12 s a batch on PostgreSQL). idle_expires_at is 0 for sessions
+// without refresh tokens and never negative, so "> 0" is "<> 0" as a range.
+const endedSessionsSelect = `SELECT id FROM (
+ SELECT id FROM (SELECT id FROM sessions WHERE expires_at < ? ORDER BY expires_at LIMIT ?) past_end
+ UNION
+ SELECT id FROM (SELECT id FROM sessions WHERE idle_expires_at > 0 AND idle_expires_at < ? ORDER BY idle_expires_at LIMIT ?) past_idle
+) ended LIMIT ?`
+
 // DeleteEndedSessions deletes up to limit sessions that ended before cutoff (past their
 // absolute end, or past the expiry of their newest refresh token, so that none of their tokens
 // can refresh any more), with their refresh tokens, spent ones included. Revoked sessions are
@@ -19,8 +33,7 @@ func (s *Store) DeleteEndedSessions(ctx context.Context, cutoff time.Time, limit
 	err := s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
 		var ids []string
 		c := ms(cutoff)
-		if err := tx.SelectContext(ctx, &ids, s.q(`SELECT id FROM sessions WHERE expires_at < ? OR (idle_expires_at <> 0 AND idle_expires_at < ?) ORDER BY expires_at LIMIT ?`),
-			c, c, limit); err != nil {
+		if err := tx.SelectContext(ctx, &ids, s.q(endedSessionsSelect), c, limit, c, limit, limit); err != nil {
 			return fmt.Errorf("find ended sessions: %w", err)
 		}
 		n = len(ids)
