@@ -13,7 +13,7 @@ import (
 // whose clock is behind never rotates a token of a session another one is deleting).
 const (
 	sessionCleanupEvery  = time.Minute
-	sessionCleanupBatch  = 500
+	sessionCleanupBatch  = 200
 	sessionCleanupMargin = time.Minute
 )
 
@@ -41,9 +41,14 @@ func startSessionCleanup(ctx context.Context, a *app, policy throttle.Policy, lo
 }
 
 // cleanupSessions deletes, batch by batch, the sessions that ended before now minus the margin.
+// After a full batch it rests as long as the batch took before the next, so that a backlog
+// (a million ended sessions after an outage or an import) is worked off with the database
+// busy half the time at most: each batch is a write transaction, and on SQLite every refresh
+// waits for the one running (issue 19's cleanup row: refresh p99 during cleanup).
 func cleanupSessions(ctx context.Context, a *app, log *slog.Logger, now time.Time) {
 	total := 0
 	for ctx.Err() == nil {
+		began := time.Now()
 		n, err := a.store.DeleteEndedSessions(ctx, now.Add(-sessionCleanupMargin), sessionCleanupBatch)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -54,6 +59,10 @@ func cleanupSessions(ctx context.Context, a *app, log *slog.Logger, now time.Tim
 		total += n
 		if n < sessionCleanupBatch {
 			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Since(began)):
 		}
 	}
 	if total > 0 {
