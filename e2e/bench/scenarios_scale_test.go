@@ -173,7 +173,7 @@ func (h *harness) scaleDB(st storeCfg, name string, users int, hash string) (*sc
 // database without cleanup. It notes how fast the cleanup deleted meanwhile, and does not
 // wait for its end.
 func (h *harness) cleanupRow(d *scaleDB, without Row) error {
-	name := fmt.Sprintf("scale: refresh during the session cleanup of %s ended sessions (batches of 500), %s", num(float64(d.users), ""), d.label)
+	name := fmt.Sprintf("scale: refresh during the session cleanup of %s ended sessions (batches of 200, each followed by a rest as long as it took), %s", num(float64(d.users), ""), d.label)
 	row := Row{Store: d.st.Name, Name: name, Conc: concRefresh, Unit: "req/s"}
 	if without.Err != nil {
 		row.Err = fmt.Errorf("no refresh figure without cleanup: %w", without.Err)
