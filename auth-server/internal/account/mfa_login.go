@@ -20,8 +20,9 @@ const MFATokenTTL = 5 * time.Minute
 const amrOTP = "otp"
 
 // secondStep is the end of a password log-in with the right password: nil when the user has
-// no active TOTP (u.MFA, read with the user: the session starts), else a *MFARequiredError whose mfa_token, stored only
-// as a hash, lets LoginMFA finish it for the same user and client within MFATokenTTL.
+// no active TOTP (u.MFA, read with the user: the session starts), else a *MFARequiredError
+// whose mfa_token, stored only as a hash, lets LoginMFA finish it for the same user and
+// client within MFATokenTTL.
 func (s *Service) secondStep(ctx context.Context, u store.User, g grant, c Client) error {
 	if !u.MFA {
 		return nil
