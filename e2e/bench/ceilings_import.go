@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,8 +23,8 @@ const CeilingImport = "import"
 func importUserName(i int) string { return fmt.Sprintf("imp%06d", i) }
 
 // runImportCeiling inserts BENCH_USERS users (importUserName, hash BENCH_HASH), each with one
-// outbox event and a delivery to BENCH_TARGET, BENCH_BATCH users a transaction, in multi-row
-// INSERTs of at most 500 rows, into the migrated auth database BENCH_DB_URL. Each batch's rows
+// outbox event and a delivery to BENCH_TARGET, BENCH_BATCH users a transaction, through
+// db.InsertRows as the import writes them (COPY on PostgreSQL, multi-row INSERTs on SQLite), into the migrated auth database BENCH_DB_URL. Each batch's rows
 // (ids, the event's JSON) are made just before its transaction, as an import makes them; there
 // is no file to read, nothing to check and nothing to look up. It writes one Result (users,
 // elapsed).
@@ -61,14 +60,15 @@ func runImportCeiling(getenv func(string) string, stdout io.Writer) error {
 		}
 		err := d.InTx(ctx, func(tx *sqlx.Tx) error {
 			for _, t := range []struct {
-				prefix string
-				rows   [][]any
+				table string
+				cols  []string
+				rows  [][]any
 			}{
-				{`INSERT INTO users (id, username, email, password_hash, version, created_at, updated_at, roles, disabled_at, last_login_at) VALUES `, users},
-				{`INSERT INTO outbox_events (id, user_id, version, kind, payload, created_at) VALUES `, events},
-				{`INSERT INTO outbox_deliveries (event_id, target, user_id, version, created_at, next_attempt_at) VALUES `, deliveries},
+				{"users", []string{"id", "username", "email", "password_hash", "version", "created_at", "updated_at", "roles", "disabled_at", "last_login_at"}, users},
+				{"outbox_events", []string{"id", "user_id", "version", "kind", "payload", "created_at"}, events},
+				{"outbox_deliveries", []string{"event_id", "target", "user_id", "version", "created_at", "next_attempt_at"}, deliveries},
 			} {
-				if err := insertMany(ctx, tx, d, t.prefix, t.rows); err != nil {
+				if err := d.InsertRows(ctx, tx, t.table, t.cols, t.rows); err != nil {
 					return err
 				}
 			}
@@ -79,27 +79,4 @@ func runImportCeiling(getenv func(string) string, stdout io.Writer) error {
 		}
 	}
 	return json.NewEncoder(stdout).Encode([]Result{{OK: n, Elapsed: time.Since(start)}})
-}
-
-// insertMany runs prefix with one "(?, …)" tuple per row, 500 rows a statement.
-func insertMany(ctx context.Context, tx *sqlx.Tx, d *db.DB, prefix string, rows [][]any) error {
-	for len(rows) > 0 {
-		chunk := rows[:min(len(rows), 500)]
-		rows = rows[len(chunk):]
-		tuple := "(?" + strings.Repeat(", ?", len(chunk[0])-1) + ")"
-		var q strings.Builder
-		q.WriteString(prefix)
-		args := make([]any, 0, len(chunk)*len(chunk[0]))
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString(tuple)
-			args = append(args, r...)
-		}
-		if _, err := tx.ExecContext(ctx, d.Rebind(q.String()), args...); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -41,7 +41,7 @@ func (h *harness) importPhase(st storeCfg) error {
 	sync := "http://" + dead + "/sync/users"
 	name := fmt.Sprintf("users import --jsonl, %s users (bcrypt), batches of %d", num(importUsers, ""), importBatch)
 	row := Row{Store: st.Name, Name: name, Conc: 1, Unit: "users/s"}
-	ceil := Row{Store: st.Name, Name: fmt.Sprintf("bulk INSERT of the same rows (users, events, deliveries), batches of %d, same driver|bulk-insert ceiling", importBatch),
+	ceil := Row{Store: st.Name, Name: fmt.Sprintf("bulk write of the same rows (users, events, deliveries; COPY on PostgreSQL), batches of %d, same driver|bulk-insert ceiling", importBatch),
 		Where: cpuLabel(h.server), Unit: "users/s", Conc: 1, Paired: name}
 	ceil.Name, ceil.Short, _ = strings.Cut(ceil.Name, "|")
 	for run := range h.runs {
