@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/authcode"
 	"github.com/jwtauth/jwtauth/auth-server/internal/keyring"
 	"github.com/jwtauth/jwtauth/auth-server/internal/server"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
@@ -120,11 +121,34 @@ func openWithRetry(ctx context.Context, url string, maxConns int, log *slog.Logg
 	}
 }
 
-// sealer returns the key-encryption key's sealer. On the embedded default without
-// KEY_ENCRYPTION_KEY, a key is generated next to the database file (mode 0600), with a warning.
+// sealer returns the key-encryption key's sealer.
 func (a *app) sealer() (*keys.Sealer, error) {
+	kek, err := a.kek()
+	if err != nil {
+		return nil, err
+	}
+	return keys.NewSealer(kek)
+}
+
+// codeSealer returns the sealer of authorization codes, keyed from the key-encryption key
+// when there is one, else (HS256 on PostgreSQL without it) from SECRET_KEY: secrets every
+// replica shares, so a code issued by one is exchanged at another.
+func (a *app) codeSealer() (*authcode.Sealer, error) {
+	if a.cfg.KEK == nil && !strings.HasPrefix(a.cfg.DatabaseURL, "sqlite:") {
+		return authcode.New([]byte(a.cfg.SecretKey))
+	}
+	kek, err := a.kek()
+	if err != nil {
+		return nil, err
+	}
+	return authcode.New(kek)
+}
+
+// kek returns the key-encryption key. On the embedded default without KEY_ENCRYPTION_KEY, a
+// key is generated next to the database file (mode 0600), with a warning.
+func (a *app) kek() ([]byte, error) {
 	if a.cfg.KEK != nil {
-		return keys.NewSealer(a.cfg.KEK)
+		return a.cfg.KEK, nil
 	}
 	dir := filepath.Dir(strings.TrimPrefix(a.cfg.DatabaseURL, "sqlite:"))
 	path := filepath.Join(dir, "key-encryption-key")
@@ -146,5 +170,5 @@ func (a *app) sealer() (*keys.Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return keys.NewSealer(kek)
+	return kek, nil
 }

@@ -65,6 +65,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		idv = server.BearerVerifier{V: v}
 	}
+	codes, err := a.codeSealer()
+	if err != nil {
+		return err
+	}
 	accounts := account.New(account.Config{
 		Throttle: throttlePolicy, SyncTargets: cfg.SyncURLs, Mail: cfg.mailPolicy(),
 		Refresh:   refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
@@ -77,6 +81,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		MailNotify: func() { mailRelay.Notify() },
 		Sealer:     a.sealed,
 		ClientKeys: clientKeys,
+		Codes:      codes,
 	})
 	if mailRelay, err = newMailRelay(a, accounts, log); err != nil {
 		return err

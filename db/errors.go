@@ -36,6 +36,17 @@ func IsUniqueViolation(err error) bool {
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
+// IsForeignKeyViolation reports whether err is a foreign-key conflict (a row referring to
+// one that does not exist): PostgreSQL 23503, SQLite SQLITE_CONSTRAINT_FOREIGNKEY.
+func IsForeignKeyViolation(err error) bool {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Code == "23503"
+	}
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
 // IsRetryable reports whether err means the database refused the transaction only because of
 // concurrent ones, so that running it again from the start is safe and may succeed: on
 // PostgreSQL a serialization failure (40001) or a deadlock victim (40P01), on SQLite a busy

@@ -84,3 +84,32 @@ func TestErrorClassification(t *testing.T) {
 		})
 	}
 }
+
+// TestForeignKeyViolation: a row naming one that does not exist, from either driver.
+func TestForeignKeyViolation(t *testing.T) {
+	ctx := context.Background()
+	d, err := db.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "fk.db"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.ExecContext(ctx, `CREATE TABLE p (id TEXT PRIMARY KEY); CREATE TABLE c (p TEXT REFERENCES p (id))`); err != nil {
+		t.Fatal(err)
+	}
+	_, fk := d.ExecContext(ctx, `INSERT INTO c (p) VALUES ('none')`)
+	unique, _ := sqliteErrors(t)
+	for name, tc := range map[string]struct {
+		err  error
+		want bool
+	}{
+		"postgres foreign key": {fmt.Errorf("x: %w", &pq.Error{Code: "23503"}), true},
+		"postgres unique":      {&pq.Error{Code: "23505"}, false},
+		"sqlite foreign key":   {fk, true},
+		"sqlite unique":        {unique, false},
+		"nil":                  {nil, false},
+	} {
+		if got := db.IsForeignKeyViolation(tc.err); got != tc.want {
+			t.Errorf("%s: IsForeignKeyViolation(%v) = %v, want %v", name, tc.err, got, tc.want)
+		}
+	}
+}

@@ -70,7 +70,7 @@ func (h *harness) oauthPhase(st storeCfg) error {
 			return h.runFor(scenario{conc: concHTTP, worker: h.loginWorker(auth.Addr, users)}, d)
 		}}
 	h.measure(scenario{store: st.Name, name: "code flow: GET /authorize → POST /ui/login → POST /token (authorization_code)", conc: concHTTP,
-		proc: auth, worker: h.codeFlowWorker(auth.Addr, authorize, clientID, users)}, password, atLeast(0.85))
+		proc: auth, worker: h.codeFlowWorker(auth.Addr, authorize, clientID, users), dur: *hashDur}, password, atLeast(0.85))
 
 	// /authorize with a live login cookie: one login per worker, then codes without a form.
 	sum := sha256.Sum256([]byte("bench-secret"))

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jwtauth/jwtauth/auth-server/internal/authcode"
 	"github.com/jwtauth/jwtauth/auth-server/internal/password"
 	"github.com/jwtauth/jwtauth/auth-server/internal/refresh"
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
@@ -65,6 +66,9 @@ type Deps struct {
 	// Sealer seals TOTP secrets at rest (KEY_ENCRYPTION_KEY); nil makes enrolment answer
 	// ErrMFAUnavailable.
 	Sealer *keys.Sealer
+	// Codes seals authorization codes; nil gives a Sealer under a random secret, whose codes
+	// no other process opens (one replica, tests).
+	Codes *authcode.Sealer
 	// ClientKeys, when set, gives a client registered with an ID-token algorithm of its own
 	// that algorithm's key lifecycle, in the registration's transaction (the key ring).
 	ClientKeys ClientKeys
@@ -88,6 +92,7 @@ type Service struct {
 	mailNotify func()
 	sealer     *keys.Sealer
 	clientKeys ClientKeys
+	codes      *authcode.Sealer
 }
 
 // New returns a Service.
@@ -96,9 +101,13 @@ func New(cfg Config, d Deps) *Service {
 	if obs == nil {
 		obs = nopObserver{}
 	}
+	codes := d.Codes
+	if codes == nil {
+		codes = authcode.Random()
+	}
 	return &Service{cfg: cfg, store: d.Store, hasher: d.Hasher, issuer: d.Issuer, verifier: d.Verifier,
 		obs: obs, log: d.Logger, now: d.Now, syncNotify: d.SyncNotify, clients: newClientCache(), idTokens: d.IDTokens, idVerifier: d.IDVerifier,
-		mail: cfg.Mail.withDefaults(), mailNotify: d.MailNotify, sealer: d.Sealer, clientKeys: d.ClientKeys}
+		mail: cfg.Mail.withDefaults(), mailNotify: d.MailNotify, sealer: d.Sealer, clientKeys: d.ClientKeys, codes: codes}
 }
 
 // Client is who is calling: the address and user agent recorded with sessions and in the

@@ -124,37 +124,29 @@ func validPKCE(v string) bool {
 	return true
 }
 
-// IssueCode stores a code for a (checked) in the login session ls and returns it.
-func (s *Service) IssueCode(ctx context.Context, a Authorization, ls store.LoginSession) (string, error) {
-	code, hash, err := refresh.NewToken()
-	if err != nil {
-		return "", err
-	}
+// IssueCode returns a code for a (checked) in the login session ls: sealed, nothing stored.
+func (s *Service) IssueCode(a Authorization, ls store.LoginSession) (string, error) {
 	now := s.now().UTC()
-	err = s.store.CreateCode(ctx, store.AuthCode{Hash: hash, ClientID: a.Client.ID, RedirectURI: a.RedirectURI, UserID: ls.UserID,
+	return s.codes.Seal(store.AuthCode{ClientID: a.Client.ID, RedirectURI: a.RedirectURI, UserID: ls.UserID,
 		LoginSessionID: ls.ID, Scope: a.Scope, CodeChallenge: a.CodeChallenge, Nonce: a.Nonce, AuthTime: ls.AuthTime, AMR: ls.AMR,
 		CreatedAt: now, ExpiresAt: now.Add(CodeTTL)})
-	return code, err
 }
 
-// IssueCodeInSession stores a code for a (checked) in the live login session of a browser's
-// cookie value and returns it; ErrUnauthenticated when the cookie names none. Reading the
-// session and storing the code are one statement.
+// IssueCodeInSession returns a code for a (checked) in the live login session of a browser's
+// cookie value; ErrUnauthenticated when the cookie names none. It reads the session, and
+// writes nothing.
 func (s *Service) IssueCodeInSession(ctx context.Context, a Authorization, cookie string) (string, error) {
 	if cookie == "" || len(cookie) > maxRefreshTokenLen {
 		return "", ErrUnauthenticated
 	}
-	code, hash, err := refresh.NewToken()
-	if err != nil {
+	ls, _, err := s.store.LoginSessionByCookie(ctx, refresh.Hash(cookie), s.now().UTC())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", ErrUnauthenticated
+	case err != nil:
 		return "", err
 	}
-	now := s.now().UTC()
-	err = s.store.CreateCodeInSession(ctx, store.AuthCode{Hash: hash, ClientID: a.Client.ID, RedirectURI: a.RedirectURI,
-		Scope: a.Scope, CodeChallenge: a.CodeChallenge, Nonce: a.Nonce, CreatedAt: now, ExpiresAt: now.Add(CodeTTL)}, refresh.Hash(cookie))
-	if errors.Is(err, store.ErrNotFound) {
-		return "", ErrUnauthenticated
-	}
-	return code, err
+	return s.IssueCode(a, ls)
 }
 
 // CodeInput is a token request with grant_type=authorization_code.
@@ -180,8 +172,12 @@ func (s *Service) ExchangeCode(ctx context.Context, in CodeInput, c Client) (Tok
 	if !client.HasGrant(clients.GrantAuthorizationCode) {
 		return Tokens{}, ErrUnauthorizedClient
 	}
-	if in.Code == "" || len(in.Code) > maxRefreshTokenLen {
+	if in.Code == "" {
 		return Tokens{}, fmt.Errorf("%w: code is missing", ErrInvalidAuthCode)
+	}
+	sealed, err := s.codes.Open(in.Code)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("%w: unknown", ErrInvalidAuthCode)
 	}
 	now := s.now().UTC()
 	tok, hash, err := refresh.NewToken()
@@ -189,7 +185,7 @@ func (s *Service) ExchangeCode(ctx context.Context, in CodeInput, c Client) (Tok
 		return Tokens{}, err
 	}
 	sid := uuid.NewString()
-	code, u, err := s.store.ExchangeCode(ctx, refresh.Hash(in.Code), now, func(code store.AuthCode) (store.CodeExchange, error) {
+	code, u, err := s.store.ExchangeCode(ctx, sealed, now, func(code store.AuthCode) (store.CodeExchange, error) {
 		switch {
 		case code.ClientID != client.ID:
 			return store.CodeExchange{}, fmt.Errorf("%w: issued to another client", ErrInvalidAuthCode)

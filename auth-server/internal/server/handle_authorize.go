@@ -50,7 +50,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 
 // issueCode answers the authorization request a with a code (302 to its redirect URI).
 func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, a account.Authorization, ls store.LoginSession) {
-	code, err := s.accounts.IssueCode(r.Context(), a, ls)
+	code, err := s.accounts.IssueCode(a, ls)
 	if err != nil {
 		s.pageFailed(w, r, err)
 		return

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/jwtauth/jwtauth/db"
 )
 
 // Authorization codes (RFC 6749 §4.1, CONTRACT §12) and the browser's login sessions.
@@ -16,9 +18,11 @@ import (
 // started has been revoked (and the revocation committed) when this is returned.
 var ErrCodeReused = errors.New("authorization code used twice")
 
-// AuthCode is an issued authorization code, stored only as its hash.
+// AuthCode is what an authorization code was issued for. Codes are sealed (package
+// authcode), not stored when issued: the store records a code when it is exchanged, under
+// its ID (Hash), which makes it single-use.
 type AuthCode struct {
-	Hash           string
+	Hash           string // the code's ID: the key of its record once spent
 	ClientID       string
 	RedirectURI    string
 	UserID         string
@@ -34,19 +38,6 @@ type AuthCode struct {
 	SessionID      string    // the session the exchange started
 }
 
-// CreateCode stores a new authorization code.
-func (s *Store) CreateCode(ctx context.Context, c AuthCode) error {
-	// Prepared once (every /authorize with a login session runs it).
-	_, err := s.stmts.Exec(ctx, s.q(`INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, user_id, login_session_id,
- scope, code_challenge, nonce, auth_time, amr, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		c.Hash, c.ClientID, c.RedirectURI, c.UserID, c.LoginSessionID, joined(c.Scope), c.CodeChallenge, c.Nonce,
-		ms(c.AuthTime), joined(c.AMR), ms(c.CreatedAt), ms(c.ExpiresAt))
-	if err != nil {
-		return classify(fmt.Errorf("insert authorization code: %w", err))
-	}
-	return nil
-}
-
 // liveLoginSession is the condition of a live login session s (not ended, not expired, idle
 // or not) stored under a cookie hash (the first parameter; then now twice) whose user u is not
 // disabled. It repeats the partial index's predicate (a cookie hash that is not empty):
@@ -54,28 +45,6 @@ func (s *Store) CreateCode(ctx context.Context, c AuthCode) error {
 // session.
 const liveLoginSession = `s.cookie_hash = ? AND s.cookie_hash <> '' AND s.revoked_at = 0 AND s.expires_at > ?
  AND (s.idle_expires_at = 0 OR s.idle_expires_at > ?) AND u.disabled_at = 0`
-
-// CreateCodeInSession stores a new authorization code in the live login session stored under
-// cookieHash (its user, session, auth_time and amr are the session's; c's are ignored), or
-// gives ErrNotFound when there is none at c.CreatedAt: one prepared statement, what an
-// /authorize of a logged-in browser costs.
-func (s *Store) CreateCodeInSession(ctx context.Context, c AuthCode, cookieHash string) error {
-	now := ms(c.CreatedAt)
-	// CAST: PostgreSQL would type a bare parameter of a SELECT list as text.
-	res, err := s.stmts.Exec(ctx, s.q(`INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, user_id, login_session_id,
- scope, code_challenge, nonce, auth_time, amr, created_at, expires_at)
- SELECT ?, ?, ?, s.user_id, s.id, ?, ?, ?, s.auth_time, s.amr, CAST(? AS BIGINT), CAST(? AS BIGINT)
- FROM sessions s JOIN users u ON u.id = s.user_id WHERE `+liveLoginSession),
-		c.Hash, c.ClientID, c.RedirectURI, joined(c.Scope), c.CodeChallenge, c.Nonce, now, ms(c.ExpiresAt),
-		cookieHash, now, now)
-	switch err := oneRow(res, err, ErrNotFound); {
-	case errors.Is(err, ErrNotFound):
-		return ErrNotFound
-	case err != nil:
-		return classify(fmt.Errorf("insert authorization code: %w", err))
-	}
-	return nil
-}
 
 // CodeExchange is what the caller decided for a presented code: the session to start (with its
 // first refresh token) and the audit event written with it.
@@ -86,29 +55,87 @@ type CodeExchange struct {
 	Audit        AuditEvent
 }
 
-// ExchangeCode spends the code stored under hash, in one transaction that locks its row: an
-// unknown code is ErrNotFound; a code used before revokes the session its first exchange
-// started (queuing session.revoked), commits that, and returns ErrCodeReused; otherwise decide
-// checks the code (client, redirect URI, verifier, expiry: its error changes nothing and is
-// returned) and returns the session to start, which is stored with the code marked used, the
-// user's user row read for its claims. It returns the code and the user.
-func (s *Store) ExchangeCode(ctx context.Context, hash string, now time.Time, decide func(AuthCode) (CodeExchange, error)) (AuthCode, User, error) {
-	var code AuthCode
+// errCodeRaced: another exchange of the same code committed its record first.
+var errCodeRaced = errors.New("authorization code exchanged concurrently")
+
+// ExchangeCode spends code (opened from its seal) in one transaction: a code spent before
+// revokes the session its first exchange started (queuing session.revoked), commits that, and
+// returns ErrCodeReused with that session's ID in the returned code; otherwise decide checks
+// the code (client, redirect URI, verifier, expiry: its error changes nothing and is
+// returned) and returns the session to start, which is stored with the code's record, the
+// user's row read for its claims (ErrNotFound when the user is gone). It returns the code and
+// the user. Two exchanges of one code at once: one starts its session, the other finds the
+// first's record and revokes that session.
+func (s *Store) ExchangeCode(ctx context.Context, code AuthCode, now time.Time, decide func(AuthCode) (CodeExchange, error)) (AuthCode, User, error) {
+	if s.db.WritableCTE() {
+		if x, err := decide(code); err == nil {
+			if u, ok, err := s.exchangeCodePG(ctx, code, now, x); ok || err != nil {
+				code.UsedAt, code.SessionID = now, x.Session.ID
+				return code, u, err
+			}
+		}
+	}
+	c, u, err := s.exchangeCode(ctx, code, now, decide)
+	if errors.Is(err, errCodeRaced) { // the other exchange committed: this one is the replay
+		c, u, err = s.exchangeCode(ctx, code, now, decide)
+	}
+	return c, u, err
+}
+
+// exchangeCodePG is a code's first exchange as one PostgreSQL statement, the decision x made
+// already: the code's record, the user's last log-in, the session, its refresh token and the
+// audit event, returning the user. A code recorded before (a replay, or a racing exchange)
+// breaks the record's key and a user deleted since its foreign key: the statement then writes
+// nothing and ok is false, for the transaction of exchangeCode to tell which.
+func (s *Store) exchangeCodePG(ctx context.Context, code AuthCode, now time.Time, x CodeExchange) (User, bool, error) {
+	ev, err := auditArgs(x.Audit)
+	if err != nil {
+		return User{}, false, fmt.Errorf("audit %s: %w", x.Audit.Event, err)
+	}
+	sess := x.Session
+	sess.AuthTime = code.AuthTime
+	args := []any{code.Hash, code.ClientID, code.RedirectURI, code.UserID, code.LoginSessionID, joined(code.Scope), code.CodeChallenge,
+		code.Nonce, ms(code.AuthTime), joined(code.AMR), ms(code.CreatedAt), ms(code.ExpiresAt), ms(now), sess.ID}
+	args = append(append(append(args, sessionArgs(sess, x.TokenExpires)...), x.TokenHash), ev...)
+	ps, err := s.stmts.Get(ctx, `WITH rec AS (INSERT INTO authorization_codes (`+codeCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)),
+ login AS (UPDATE users SET last_login_at = $17 WHERE id = $4),
+ sess AS (INSERT INTO sessions (`+sessionCols+`, cookie_hash, auth_time) VALUES ($15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)),
+ tok AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($30, $15, $17, $20)),
+ aud AS (INSERT INTO audit_events (`+auditCols+`) VALUES ($31, $32, $33, $34, $35, $36, $37, $38))
+SELECT `+userReadCols+`, `+userMFACol+` FROM users WHERE id = $4`)
+	if err != nil {
+		return User{}, false, classify(fmt.Errorf("exchange authorization code: %w", err))
+	}
+	var r userRow
+	switch err := ps.QueryRowxContext(ctx, args...).StructScan(&r); {
+	case db.IsUniqueViolation(err) || db.IsForeignKeyViolation(err) || errors.Is(err, sql.ErrNoRows):
+		return User{}, false, nil
+	case err != nil:
+		return User{}, false, classify(fmt.Errorf("exchange authorization code: %w", err))
+	}
+	return r.user(), true, nil
+}
+
+// codeCols are the columns of a code's record.
+const codeCols = `code_hash, client_id, redirect_uri, user_id, login_session_id, scope, code_challenge, nonce, auth_time, amr,
+ created_at, expires_at, used_at, session_id`
+
+func (s *Store) exchangeCode(ctx context.Context, code AuthCode, now time.Time, decide func(AuthCode) (CodeExchange, error)) (AuthCode, User, error) {
 	var user User
 	reused := false
 	err := s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
-		reused = false
-		var err error
-		if code, err = s.lockedCode(ctx, tx, hash); err != nil {
-			return err
-		}
-		if !code.UsedAt.IsZero() {
+		reused, code.SessionID = false, ""
+		err := tx.GetContext(ctx, &code.SessionID, s.q(`SELECT session_id FROM authorization_codes WHERE code_hash = ?`), code.Hash)
+		if err == nil {
 			reused = true
 			if code.SessionID == "" {
 				return nil
 			}
 			_, err := s.endSessions(ctx, tx, now, RevokeCodeReuse, `id = ? AND revoked_at = 0`, code.SessionID)
 			return err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read authorization code: %w", err)
 		}
 		x, err := decide(code)
 		if err != nil {
@@ -117,14 +144,20 @@ func (s *Store) ExchangeCode(ctx context.Context, hash string, now time.Time, de
 		if user, err = s.getUser(ctx, tx, "id = ?", code.UserID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE authorization_codes SET used_at = ?, session_id = ? WHERE code_hash = ?`),
-			ms(now), x.Session.ID, hash); err != nil {
-			return fmt.Errorf("spend authorization code: %w", err)
+		// ON CONFLICT: on PostgreSQL a concurrent exchange's uncommitted record makes this wait
+		// for it, then insert nothing.
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO authorization_codes (`+codeCols+`)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code_hash) DO NOTHING`),
+			code.Hash, code.ClientID, code.RedirectURI, code.UserID, code.LoginSessionID, joined(code.Scope), code.CodeChallenge,
+			code.Nonce, ms(code.AuthTime), joined(code.AMR), ms(code.CreatedAt), ms(code.ExpiresAt), ms(now), x.Session.ID)
+		if err = oneRow(res, err, errCodeRaced); err != nil {
+			return err
 		}
 		x.Session.AuthTime = code.AuthTime
 		if err := s.insertSession(ctx, tx, x.Session, x.TokenHash, x.TokenExpires); err != nil {
 			return err
 		}
+		code.UsedAt, code.SessionID = now, x.Session.ID
 		return s.audit(ctx, tx, x.Audit)
 	})
 	if err != nil {
@@ -134,35 +167,6 @@ func (s *Store) ExchangeCode(ctx context.Context, hash string, now time.Time, de
 		return code, User{}, ErrCodeReused
 	}
 	return code, user, nil
-}
-
-func (s *Store) lockedCode(ctx context.Context, tx *sqlx.Tx, hash string) (AuthCode, error) {
-	var r struct {
-		ClientID       string `db:"client_id"`
-		RedirectURI    string `db:"redirect_uri"`
-		UserID         string `db:"user_id"`
-		LoginSessionID string `db:"login_session_id"`
-		Scope          string `db:"scope"`
-		CodeChallenge  string `db:"code_challenge"`
-		Nonce          string `db:"nonce"`
-		AuthTime       int64  `db:"auth_time"`
-		AMR            string `db:"amr"`
-		CreatedAt      int64  `db:"created_at"`
-		ExpiresAt      int64  `db:"expires_at"`
-		UsedAt         int64  `db:"used_at"`
-		SessionID      string `db:"session_id"`
-	}
-	err := sqlx.GetContext(ctx, tx, &r, s.q(`SELECT client_id, redirect_uri, user_id, login_session_id, scope, code_challenge, nonce,
- auth_time, amr, created_at, expires_at, used_at, session_id FROM authorization_codes WHERE code_hash = ?`+s.db.ForUpdate()), hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return AuthCode{}, ErrNotFound
-	}
-	if err != nil {
-		return AuthCode{}, fmt.Errorf("read authorization code: %w", err)
-	}
-	return AuthCode{Hash: hash, ClientID: r.ClientID, RedirectURI: r.RedirectURI, UserID: r.UserID, LoginSessionID: r.LoginSessionID,
-		Scope: list(r.Scope), CodeChallenge: r.CodeChallenge, Nonce: r.Nonce, AuthTime: fromMS(r.AuthTime), AMR: list(r.AMR),
-		CreatedAt: fromMS(r.CreatedAt), ExpiresAt: fromMS(r.ExpiresAt), UsedAt: fromMS(r.UsedAt), SessionID: r.SessionID}, nil
 }
 
 // DeleteExpiredCodes deletes the codes that expired before cutoff (kept a while after their
@@ -187,12 +191,7 @@ type LoginSession struct {
 // AuthTime), with the audit event of the login and the user's last log-in time, in one
 // transaction.
 func (s *Store) CreateLoginSession(ctx context.Context, sess Session, audit AuditEvent) error {
-	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
-		if err := s.insertSession(ctx, tx, sess, "", time.Time{}); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, audit)
-	})
+	return s.CreateSession(ctx, sess, "", time.Time{}, audit)
 }
 
 // LoginSessionByCookie returns the live login session stored under cookieHash with its user,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,10 +14,10 @@ import (
 	"github.com/jwtauth/jwtauth/internal/testdb"
 )
 
-// TestCreateCodeInSession: a code stored through a browser's cookie takes the login session's
-// user, id, auth_time and amr, and nothing is stored for a cookie of no live session: unknown,
-// ended, expired, or of a disabled user.
-func TestCreateCodeInSession(t *testing.T) {
+// TestLoginSessionByCookie: a browser's cookie finds its live login session with the
+// session's user, id, auth_time and amr, and nothing for a cookie of no live session:
+// unknown, ended, expired, or of a disabled user.
+func TestLoginSessionByCookie(t *testing.T) {
 	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
 		s, ctx := store.New(d), context.Background()
 		now := time.Now().UTC().Truncate(time.Millisecond)
@@ -41,47 +40,146 @@ func TestCreateCodeInSession(t *testing.T) {
 		if err := s.RevokeSession(ctx, u.ID, ended.ID, now, store.RevokeLogout, store.AuditEvent{At: now, Event: store.AuditLogout, UserID: u.ID}); err != nil {
 			t.Fatal(err)
 		}
-		code := func(hash string) store.AuthCode {
-			return store.AuthCode{Hash: hash, ClientID: "app", RedirectURI: "https://app.example/cb", Scope: []string{"openid"},
-				CodeChallenge: "challenge", Nonce: "n", CreatedAt: now, ExpiresAt: now.Add(time.Minute),
-				UserID: "ignored", LoginSessionID: "ignored"}
-		}
 		for _, cookie := range []string{"cookie-unknown", "cookie-expired", "cookie-ended", ""} {
-			if err := s.CreateCodeInSession(ctx, code("code-"+cookie), cookie); !errors.Is(err, store.ErrNotFound) {
+			if _, _, err := s.LoginSessionByCookie(ctx, cookie, now); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("cookie %q: %v, want ErrNotFound", cookie, err)
 			}
 		}
-		if err := s.CreateCodeInSession(ctx, code("code-live"), "cookie-live"); err != nil {
+		var tokens int
+		if err := d.GetContext(ctx, &tokens, d.Rebind(`SELECT count(*) FROM refresh_tokens WHERE session_id = ?`), live.ID); err != nil || tokens != 0 {
+			t.Errorf("a login session has %d refresh tokens, %v", tokens, err)
+		}
+		ls, got, err := s.LoginSessionByCookie(ctx, "cookie-live", now)
+		if err != nil {
 			t.Fatal(err)
 		}
-		var row struct {
-			UserID    string `db:"user_id"`
-			SessionID string `db:"login_session_id"`
-			AuthTime  int64  `db:"auth_time"`
-			AMR       string `db:"amr"`
-			Nonce     string `db:"nonce"`
-			Expires   int64  `db:"expires_at"`
+		if got.ID != u.ID || ls.ID != live.ID || ls.UserID != u.ID || !ls.AuthTime.Equal(live.AuthTime) || !slices.Equal(ls.AMR, live.AMR) {
+			t.Errorf("login session = %+v of %+v, want %+v", ls, got, live)
 		}
-		if err := d.GetContext(ctx, &row, d.Rebind(`SELECT user_id, login_session_id, auth_time, amr, nonce, expires_at FROM authorization_codes WHERE code_hash = ?`), "code-live"); err != nil {
-			t.Fatal(err)
-		}
-		if row.UserID != u.ID || row.SessionID != live.ID || row.AuthTime != live.AuthTime.UnixMilli() ||
-			!slices.Equal(strings.Fields(row.AMR), live.AMR) || row.Nonce != "n" || row.Expires != now.Add(time.Minute).UnixMilli() {
-			t.Errorf("stored code = %+v, session %+v", row, live)
-		}
-		var n int
-		if err := d.GetContext(ctx, &n, `SELECT count(*) FROM authorization_codes`); err != nil || n != 1 {
-			t.Errorf("%d codes stored, %v", n, err)
-		}
-		// A disabled user's session issues no code.
+		// A disabled user's session is no login session.
 		if _, err := s.SetDisabled(ctx, u.ID, true, now, nil, store.AuditEvent{At: now, Event: store.AuditUserDisabled, UserID: u.ID}); err != nil {
 			t.Fatal(err)
 		}
-		login("cookie-disabled", now.Add(time.Hour))
-		if err := s.CreateCodeInSession(ctx, code("code-disabled"), "cookie-disabled"); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := s.LoginSessionByCookie(ctx, "cookie-live", now); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("disabled user: %v, want ErrNotFound", err)
 		}
 	})
+}
+
+// TestExchangeCode: a code's first exchange records it with the session it starts; a refused
+// exchange (the caller's decision) records nothing and leaves the code usable; the code again
+// revokes that session; and of several exchanges of one code at once exactly one starts a
+// session, which the others revoke.
+func TestExchangeCode(t *testing.T) {
+	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
+		s, ctx := store.New(d), context.Background()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		u := newUser("dave")
+		if err := s.CreateUser(ctx, u, nil); err != nil {
+			t.Fatal(err)
+		}
+		code := func(id string) store.AuthCode {
+			return store.AuthCode{Hash: id, ClientID: "app", RedirectURI: "https://app.example/cb", UserID: u.ID, LoginSessionID: "ls",
+				Scope: []string{"openid"}, CodeChallenge: "challenge", Nonce: "n", AuthTime: now.Add(-time.Minute), AMR: []string{"pwd"},
+				CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+		}
+		start := func(c store.AuthCode) (store.CodeExchange, error) {
+			sess := newSession(u.ID, "")
+			return store.CodeExchange{Session: sess, TokenHash: "token-" + sess.ID, TokenExpires: sess.ExpiresAt,
+				Audit: store.AuditEvent{At: now, Event: store.AuditLoginSuccess, UserID: u.ID, SessionID: sess.ID}}, nil
+		}
+		refused := errors.New("wrong verifier")
+		if _, _, err := s.ExchangeCode(ctx, code("one"), now, func(store.AuthCode) (store.CodeExchange, error) { return store.CodeExchange{}, refused }); !errors.Is(err, refused) {
+			t.Fatalf("refused exchange: %v", err)
+		}
+		got, user, err := s.ExchangeCode(ctx, code("one"), now, start)
+		if err != nil || user.ID != u.ID || got.SessionID == "" {
+			t.Fatalf("first exchange: %+v of %+v, %v", got, user, err)
+		}
+		var row struct {
+			Session string `db:"session_id"`
+			Used    int64  `db:"used_at"`
+			Nonce   string `db:"nonce"`
+		}
+		if err := d.GetContext(ctx, &row, d.Rebind(`SELECT session_id, used_at, nonce FROM authorization_codes WHERE code_hash = ?`), "one"); err != nil ||
+			row.Session != got.SessionID || row.Used != now.UnixMilli() || row.Nonce != "n" {
+			t.Errorf("the code's record = %+v, %v; want session %s used at %d", row, err, got.SessionID, now.UnixMilli())
+		}
+		if !liveSession(t, s, u.ID, got.SessionID, now) {
+			t.Fatal("the exchange's session is not live")
+		}
+		var written struct {
+			AuthTime int64 `db:"auth_time"`
+			Tokens   int   `db:"tokens"`
+			Audits   int   `db:"audits"`
+		}
+		if err := d.GetContext(ctx, &written, d.Rebind(`SELECT s.auth_time,
+ (SELECT count(*) FROM refresh_tokens r WHERE r.session_id = s.id AND r.token_hash = ?) AS tokens,
+ (SELECT count(*) FROM audit_events a WHERE a.session_id = s.id) AS audits FROM sessions s WHERE s.id = ?`), "token-"+got.SessionID, got.SessionID); err != nil ||
+			written.AuthTime != code("one").AuthTime.UnixMilli() || written.Tokens != 1 || written.Audits != 1 {
+			t.Errorf("the exchange wrote %+v, %v; want the code's auth_time, one refresh token, one audit event", written, err)
+		}
+		if back, err := s.UserByID(ctx, u.ID); err != nil || back.LastLoginAt.Before(now) {
+			t.Errorf("last log-in = %v, %v; want the session's start, after %v", back.LastLoginAt, err, now)
+		}
+		again, _, err := s.ExchangeCode(ctx, code("one"), now, start)
+		if !errors.Is(err, store.ErrCodeReused) || again.SessionID != got.SessionID {
+			t.Fatalf("the code again: %+v, %v; want ErrCodeReused naming %s", again, err, got.SessionID)
+		}
+		if liveSession(t, s, u.ID, got.SessionID, now) {
+			t.Error("the session of a replayed code is still live")
+		}
+
+		// A code of a user deleted since: unknown, and nothing recorded.
+		gone := newUser("gone")
+		if err := s.CreateUser(ctx, gone, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteUser(ctx, gone.ID, now, nil, store.AuditEvent{At: now, Event: store.AuditUserDeleted}); err != nil {
+			t.Fatal(err)
+		}
+		orphan := code("orphan")
+		orphan.UserID = gone.ID
+		if _, _, err := s.ExchangeCode(ctx, orphan, now, start); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a code of a deleted user: %v, want ErrNotFound", err)
+		}
+		var orphans int
+		if err := d.GetContext(ctx, &orphans, d.Rebind(`SELECT count(*) FROM authorization_codes WHERE code_hash = ?`), "orphan"); err != nil || orphans != 0 {
+			t.Errorf("%d records of the deleted user's code, %v", orphans, err)
+		}
+
+		const racers = 6
+		errs := make(chan error, racers)
+		for range racers {
+			go func() { _, _, err := s.ExchangeCode(ctx, code("raced"), now, start); errs <- err }()
+		}
+		won := 0
+		for range racers {
+			switch err := <-errs; {
+			case err == nil:
+				won++
+			case !errors.Is(err, store.ErrCodeReused):
+				t.Errorf("a racing exchange: %v", err)
+			}
+		}
+		var sessions int
+		if err := d.GetContext(ctx, &sessions, d.Rebind(`SELECT count(*) FROM sessions WHERE id = (SELECT session_id FROM authorization_codes WHERE code_hash = ?)`), "raced"); err != nil {
+			t.Fatal(err)
+		}
+		if won != 1 || sessions != 1 {
+			t.Errorf("%d of %d racing exchanges won, %d session recorded; want exactly one", won, racers, sessions)
+		}
+	})
+}
+
+// liveSession reports whether the user's session id is among their live sessions.
+func liveSession(t *testing.T, s *store.Store, userID, id string, now time.Time) bool {
+	t.Helper()
+	live, err := s.ListSessions(context.Background(), userID, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.ContainsFunc(live, func(x store.Session) bool { return x.ID == id })
 }
 
 // TestCreateSessionWritesEverything: a log-in's session (one statement on PostgreSQL, a

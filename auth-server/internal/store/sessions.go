@@ -79,7 +79,7 @@ func (r sessionRow) session() Session {
 // audit event of the login and the user's last log-in time, in one transaction. The session's
 // IdleExpiresAt is tokenExpires.
 func (s *Store) CreateSession(ctx context.Context, sess Session, tokenHash string, tokenExpires time.Time, audit AuditEvent) error {
-	if s.db.WritableCTE() && tokenHash != "" {
+	if s.db.WritableCTE() {
 		return s.createSessionPG(ctx, sess, tokenHash, tokenExpires, audit)
 	}
 	return s.inTxRetry(ctx, func(tx *sqlx.Tx) error {
@@ -99,9 +99,10 @@ func (s *Store) createSessionPG(ctx context.Context, sess Session, tokenHash str
 		return fmt.Errorf("audit %s: %w", audit.Event, err)
 	}
 	args := append(sessionArgs(sess, tokenExpires), tokenHash)
+	// A login session has no refresh token: the token's insert is skipped by its condition.
 	_, err = s.stmts.Exec(ctx, `WITH login AS (UPDATE users SET last_login_at = $3 WHERE id = $2),
  sess AS (INSERT INTO sessions (`+sessionCols+`, cookie_hash, auth_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)),
- tok AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES ($16, $1, $3, $6))
+ tok AS (INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) SELECT $16, $1, $3, $6 WHERE $16 <> '')
 INSERT INTO audit_events (`+auditCols+`) VALUES ($17, $18, $19, $20, $21, $22, $23, $24)`, append(args, ev...)...)
 	if err != nil {
 		return classify(fmt.Errorf("create session: %w", err))
