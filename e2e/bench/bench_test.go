@@ -19,7 +19,7 @@ var (
 	binDir    = flag.String("bin", "", "folder holding auth-server and resource-server (`make build`); built into a temp folder when empty")
 	runsFlag  = flag.Int("runs", 3, "runs per figure (the median is reported, with min and max)")
 	durFlag   = flag.Duration("dur", 2*time.Second, "duration of one run")
-	hashDur   = flag.Duration("hash-dur", 8*time.Second, "duration of one run of the rows bound by argon2id (login, signup) and of their ceiling: long enough for the collector, checkpoints and autovacuum to show")
+	hashDur   = flag.Duration("hash-dur", 8*time.Second, "duration of one run of the rows bound by argon2id (login, signup, the code flow) and of their ceiling: long enough for the collector, checkpoints and autovacuum to show")
 	microFile = flag.String("micro", "", "file holding the output of the micro-benchmarks, copied into the report")
 	command   = flag.String("command", "make bench", "the command recorded in the report")
 	storesArg = flag.String("stores", "sqlite,postgres", "stores to benchmark (postgres needs TEST_DATABASE_URL)")

@@ -94,7 +94,8 @@ type payload struct {
 }
 
 // Seal returns the code for c, whose Hash, UsedAt and SessionID are ignored: the code's ID
-// is new, and Open returns it as Hash.
+// is new, and Open returns it as Hash. Its times (all set: a code is issued at a time, to a
+// user who authenticated at a time) travel as Unix milliseconds.
 func (s *Sealer) Seal(c store.AuthCode) (string, error) {
 	id := make([]byte, idBytes)
 	if _, err := rand.Read(id); err != nil {
@@ -102,7 +103,7 @@ func (s *Sealer) Seal(c store.AuthCode) (string, error) {
 	}
 	plain, err := json.Marshal(payload{ID: base64.RawURLEncoding.EncodeToString(id), Client: c.ClientID, Redirect: c.RedirectURI,
 		User: c.UserID, Login: c.LoginSessionID, Scope: strings.Join(c.Scope, " "), Challenge: c.CodeChallenge, Nonce: c.Nonce,
-		AuthTime: ms(c.AuthTime), AMR: strings.Join(c.AMR, " "), Created: ms(c.CreatedAt), Expires: ms(c.ExpiresAt)})
+		AuthTime: c.AuthTime.UnixMilli(), AMR: strings.Join(c.AMR, " "), Created: c.CreatedAt.UnixMilli(), Expires: c.ExpiresAt.UnixMilli()})
 	if err != nil {
 		return "", fmt.Errorf("authcode: %w", err)
 	}
@@ -136,21 +137,6 @@ func (s *Sealer) Open(code string) (store.AuthCode, error) {
 		return store.AuthCode{}, fmt.Errorf("%w: unreadable", ErrInvalid)
 	}
 	return store.AuthCode{Hash: p.ID, ClientID: p.Client, RedirectURI: p.Redirect, UserID: p.User, LoginSessionID: p.Login,
-		Scope: strings.Fields(p.Scope), CodeChallenge: p.Challenge, Nonce: p.Nonce, AuthTime: fromMS(p.AuthTime),
-		AMR: strings.Fields(p.AMR), CreatedAt: fromMS(p.Created), ExpiresAt: fromMS(p.Expires)}, nil
-}
-
-// ms and fromMS carry a time as Unix milliseconds, the zero time as 0 (as the store does).
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
+		Scope: strings.Fields(p.Scope), CodeChallenge: p.Challenge, Nonce: p.Nonce, AuthTime: time.UnixMilli(p.AuthTime).UTC(),
+		AMR: strings.Fields(p.AMR), CreatedAt: time.UnixMilli(p.Created).UTC(), ExpiresAt: time.UnixMilli(p.Expires).UTC()}, nil
 }
