@@ -139,7 +139,7 @@ func (s *Service) IssueCodeInSession(ctx context.Context, a Authorization, cooki
 	if cookie == "" || len(cookie) > maxRefreshTokenLen {
 		return "", ErrUnauthenticated
 	}
-	ls, _, err := s.store.LoginSessionByCookie(ctx, refresh.Hash(cookie), s.now().UTC())
+	ls, err := s.store.LoginSessionForCode(ctx, refresh.Hash(cookie), s.now().UTC())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return "", ErrUnauthenticated

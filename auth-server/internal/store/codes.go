@@ -194,6 +194,29 @@ func (s *Store) CreateLoginSession(ctx context.Context, sess Session, audit Audi
 	return s.CreateSession(ctx, sess, "", time.Time{}, audit)
 }
 
+// LoginSessionForCode is LoginSessionByCookie without the user: the live login session's id,
+// user, auth_time and amr (what a code carries), or ErrNotFound; one prepared statement, what
+// an /authorize of a logged-in browser costs.
+func (s *Store) LoginSessionForCode(ctx context.Context, cookieHash string, now time.Time) (LoginSession, error) {
+	ps, err := s.stmts.Get(ctx, s.q(`SELECT s.id, s.user_id, s.auth_time, s.amr FROM sessions s JOIN users u ON u.id = s.user_id WHERE `+liveLoginSession))
+	if err != nil {
+		return LoginSession{}, classify(fmt.Errorf("read login session: %w", err))
+	}
+	var ls LoginSession
+	var authTime int64
+	var amr string
+	err = ps.QueryRowxContext(ctx, cookieHash, ms(now), ms(now)).Scan(&ls.ID, &ls.UserID, &authTime, &amr)
+	if errors.Is(err, sql.ErrNoRows) {
+		return LoginSession{}, ErrNotFound
+	}
+	if err != nil {
+		return LoginSession{}, classify(fmt.Errorf("read login session: %w", err))
+	}
+	ls.AuthTime, ls.AMR = fromMS(authTime), list(amr)
+	ls.Session.AuthTime = ls.AuthTime
+	return ls, nil
+}
+
 // LoginSessionByCookie returns the live login session stored under cookieHash with its user,
 // or ErrNotFound (unknown, ended, expired, or its user disabled): one prepared statement, as
 // every page of a logged-in browser reads it.

@@ -14,7 +14,7 @@ import (
 	"github.com/jwtauth/jwtauth/internal/testdb"
 )
 
-// TestLoginSessionByCookie: a browser's cookie finds its live login session with the
+// TestLoginSessionByCookie: a browser's cookie finds (with LoginSessionForCode too) its live login session with the
 // session's user, id, auth_time and amr, and nothing for a cookie of no live session:
 // unknown, ended, expired, or of a disabled user.
 func TestLoginSessionByCookie(t *testing.T) {
@@ -44,6 +44,13 @@ func TestLoginSessionByCookie(t *testing.T) {
 			if _, _, err := s.LoginSessionByCookie(ctx, cookie, now); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("cookie %q: %v, want ErrNotFound", cookie, err)
 			}
+			if _, err := s.LoginSessionForCode(ctx, cookie, now); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("cookie %q, for a code: %v, want ErrNotFound", cookie, err)
+			}
+		}
+		if ls, err := s.LoginSessionForCode(ctx, "cookie-live", now); err != nil || ls.ID != live.ID || ls.UserID != u.ID ||
+			!ls.AuthTime.Equal(live.AuthTime) || !slices.Equal(ls.AMR, live.AMR) {
+			t.Errorf("login session for a code = %+v, %v; want %+v", ls, err, live)
 		}
 		var tokens int
 		if err := d.GetContext(ctx, &tokens, d.Rebind(`SELECT count(*) FROM refresh_tokens WHERE session_id = ?`), live.ID); err != nil || tokens != 0 {
@@ -62,6 +69,9 @@ func TestLoginSessionByCookie(t *testing.T) {
 		}
 		if _, _, err := s.LoginSessionByCookie(ctx, "cookie-live", now); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("disabled user: %v, want ErrNotFound", err)
+		}
+		if _, err := s.LoginSessionForCode(ctx, "cookie-live", now); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("disabled user, for a code: %v, want ErrNotFound", err)
 		}
 	})
 }
