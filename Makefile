@@ -33,7 +33,7 @@ lint: ## gofmt, go vet, staticcheck
 # that size; see docs/performance.md for how long it takes).
 BENCH_LOAD_CPU := $(shell command -v taskset >/dev/null 2>&1 && [ "$$(nproc --all)" -ge 2 ] && echo taskset -c 1)
 bench: build ## load benchmarks of the real binaries (+ PostgreSQL with TEST_DATABASE_URL); writes docs/performance.md
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./resource-server/verifier/ ./auth-server/internal/tokens/ ./auth-server/internal/store/ > $(BIN)/micro-bench.txt 2>&1 || { cat $(BIN)/micro-bench.txt; exit 1; }
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./resource-server/verifier/ ./auth-server/internal/tokens/ ./auth-server/internal/store/ ./auth-server/internal/server/ > $(BIN)/micro-bench.txt 2>&1 || { cat $(BIN)/micro-bench.txt; exit 1; }
 	@cat $(BIN)/micro-bench.txt
 	$(GO) test -c -o $(BIN)/e2e-bench.test ./e2e/bench/
 	cd e2e/bench && $(BENCH_LOAD_CPU) ../../$(BIN)/e2e-bench.test -test.run '^$$' -test.bench . -test.benchtime 1x -test.timeout $(if $(BENCH_SCALE),60m,30m) \
