@@ -21,8 +21,15 @@ var (
 // smallUsers is the size of the scale phase's small database.
 const smallUsers = 1000
 
-// scaleMeTokens is how many distinct users' tokens the /me rows send, round and round.
+// scaleMeTokens is how many tokens the /me rows send, round and round: two of each of
+// smallUsers users (each its own token), on either database.
 const scaleMeTokens = 2000
+
+// The rows of a pair read the same number of distinct users on both databases (smallUsers,
+// spread evenly over the large one), so the pair compares the cost of the data's size, not of
+// a working set a thousand times larger: /me the users of scaleMeTokens, the admin search
+// scalePrefixes prefixes of 10 users each.
+const scalePrefixes = smallUsers / 10
 
 // scaleDB is one database of the scale phase, generated, with its servers.
 type scaleDB struct {
@@ -78,7 +85,9 @@ func (h *harness) scalePhase(st storeCfg) error {
 		return h.refreshWorker(d.auth, d.chains)
 	})
 	row("GET /admin/users?q=prefix (10 users match)", concHTTP, false, func(d *scaleDB) func(int) (Op, error) {
-		return h.searchWorker(d.auth.Addr, "/admin/users?q=", func(n uint64) string { return fmt.Sprintf("scale%06d", n%uint64(d.users/10)) },
+		return h.searchWorker(d.auth.Addr, "/admin/users?q=", func(n uint64) string {
+			return fmt.Sprintf("scale%06d", (n%scalePrefixes)*uint64(d.users/smallUsers))
+		},
 			"Authorization", "Bearer "+d.admin)
 	})
 	row("resource server GET /me (reads the app user)", concHTTP, true, func(d *scaleDB) func(int) (Op, error) {
@@ -157,7 +166,7 @@ func (h *harness) scaleDB(st storeCfg, name string, users int, hash string) (*sc
 		return nil, err
 	}
 	for k := range scaleMeTokens {
-		i := (k * 7919) % users
+		i := (k % smallUsers * 7919) % smallUsers * (users / smallUsers) // a permutation of 1,000 users, spread
 		tok, err := m.MintFor(GenUserID(i), GenUserName(i), tokenTTL)
 		if err != nil {
 			return nil, err
