@@ -69,6 +69,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var idTokens account.IDTokenSigner
+	if a.ring != nil { // HS256 on PostgreSQL without KEY_ENCRYPTION_KEY has no ID-token keys
+		idTokens = idTokenSigner{issuer: a.issuer}
+	}
 	accounts := account.New(account.Config{
 		Throttle: throttlePolicy, SyncTargets: cfg.SyncURLs, Mail: cfg.mailPolicy(),
 		Refresh:   refresh.Policy{IdleTTL: cfg.RefreshIdleTTL, MaxTTL: cfg.SessionMaxTTL, ReuseGrace: cfg.ReuseGrace},
@@ -76,7 +80,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}, account.Deps{
 		Store: a.store, Hasher: hasher, Issuer: a.issuer, Observer: metrics.AccountObserver(),
 		Verifier: server.BearerVerifier{V: bv}, Logger: log, Now: time.Now, SyncNotify: syncNotify,
-		IDTokens:   idTokenSigner{issuer: a.issuer},
+		IDTokens:   idTokens,
 		IDVerifier: idv,
 		MailNotify: func() { mailRelay.Notify() },
 		Sealer:     a.sealed,

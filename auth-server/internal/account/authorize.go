@@ -108,6 +108,9 @@ func (s *Service) CheckAuthorization(ctx context.Context, in AuthorizeRequest) (
 	if err != nil {
 		return fail("invalid_scope", strings.TrimPrefix(err.Error(), clients.ErrInvalidScope.Error()+": "))
 	}
+	if s.idTokens == nil && slices.Contains(a.Scope, "openid") {
+		return fail("invalid_scope", "openid needs ID tokens, and this server has no keys to sign them (ALGORITHM=HS256 on PostgreSQL without KEY_ENCRYPTION_KEY): ask without openid")
+	}
 	return a, nil
 }
 

@@ -69,7 +69,7 @@ func (s *Service) Refresh(ctx context.Context, in RefreshInput, c Client) (Token
 	sub := userSubject(st.User, st.Session.ClientID, run.scope)
 	sub.AMR = sessionAMR(st.Session.AMR) // the session's, kept by every refresh
 	t, err := s.tokens(sub, st.Session.ID, run.child)
-	if err != nil || st.Session.AuthTime.IsZero() || !slices.Contains(run.scope, "openid") {
+	if err != nil || st.Session.AuthTime.IsZero() || !slices.Contains(run.scope, "openid") || s.idTokens == nil {
 		return t, err
 	}
 	// A session started by an authorization code: a fresh ID token too (OpenID Connect Core

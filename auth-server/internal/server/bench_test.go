@@ -34,12 +34,12 @@ func BenchmarkAuthorizeCookie(b *testing.B) {
 	e := newEnv(b, testdb.Open(b, testdb.SQLiteURL(b), db.AuthSchema))
 	e.signup("benchuser", "bench@example.com", "bench password 1")
 	id, _ := e.addClient(clients.Client{Name: "bench", RedirectURIs: []string{"https://app.example/cb"},
-		Grants: []string{clients.GrantAuthorizationCode}, Scopes: []string{"openid"}})
+		Grants: []string{clients.GrantAuthorizationCode}, Scopes: []string{"profile"}})
 	cookie, _, err := e.accounts.BrowserLogin(context.Background(), "benchuser", "bench password 1", account.Client{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	q := url.Values{"response_type": {"code"}, "client_id": {id}, "redirect_uri": {"https://app.example/cb"}, "scope": {"openid"},
+	q := url.Values{"response_type": {"code"}, "client_id": {id}, "redirect_uri": {"https://app.example/cb"}, "scope": {"profile"},
 		"state": {"s1"}, "code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"}}
 	r := httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)
 	r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
@@ -48,8 +48,8 @@ func BenchmarkAuthorizeCookie(b *testing.B) {
 	for b.Loop() {
 		w.Reset()
 		e.srv.Config.Handler.ServeHTTP(w, r)
-		if w.Status() != http.StatusFound {
-			b.Fatalf("status %d", w.Status())
+		if w.Status() != http.StatusFound || !strings.Contains(w.Header().Get("Location"), "code=") {
+			b.Fatalf("status %d, Location %q", w.Status(), w.Header().Get("Location"))
 		}
 	}
 }

@@ -1,0 +1,67 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jwtauth/jwtauth/auth-server/internal/account"
+	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
+	"github.com/jwtauth/jwtauth/db"
+	"github.com/jwtauth/jwtauth/internal/testdb"
+)
+
+// A server with no ID-token keys (HS256 on PostgreSQL without KEY_ENCRYPTION_KEY: no key
+// ring, no ID-token signer) claims no ID-token algorithm and no openid scope in its metadata,
+// and /authorize refuses openid with invalid_scope instead of issuing a code whose exchange
+// could not sign its ID token; a request without openid still gets a code.
+func TestNoIDTokenKeys(t *testing.T) {
+	e := newHS256Env(t, testdb.Open(t, testdb.SQLiteURL(t), db.AuthSchema))
+	for _, p := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
+		r := e.do("GET", p, nil)
+		algs, ok := r.Body["id_token_signing_alg_values_supported"].([]any)
+		if !ok || len(algs) != 0 {
+			t.Errorf("%s: id_token_signing_alg_values_supported = %v, want []", p, r.Body["id_token_signing_alg_values_supported"])
+		}
+		var scopes []string
+		for _, s := range r.Body["scopes_supported"].([]any) {
+			scopes = append(scopes, s.(string))
+		}
+		if slices.Contains(scopes, "openid") || !slices.Contains(scopes, "profile") {
+			t.Errorf("%s: scopes_supported = %v, want profile and no openid", p, scopes)
+		}
+	}
+	e.signup("nokeys", "nokeys@example.com", "password1")
+	const redirect = "https://app.example/cb"
+	id, _ := e.addClient(clients.Client{Name: "no-keys", RedirectURIs: []string{redirect},
+		Grants: []string{clients.GrantAuthorizationCode}, Scopes: []string{"openid", "profile"}})
+	cookie, _, err := e.accounts.BrowserLogin(context.Background(), "nokeys", "password1", account.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authorize := func(scope string) url.Values {
+		t.Helper()
+		q := url.Values{"response_type": {"code"}, "client_id": {id}, "redirect_uri": {redirect}, "scope": {scope},
+			"code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"}}
+		r := httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)
+		r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
+		w := httptest.NewRecorder()
+		e.srv.Config.Handler.ServeHTTP(w, r)
+		loc, err := url.Parse(w.Header().Get("Location"))
+		if w.Code != http.StatusFound || err != nil || !strings.HasPrefix(loc.String(), redirect) {
+			t.Fatalf("scope %q: %d, Location %q", scope, w.Code, w.Header().Get("Location"))
+		}
+		return loc.Query()
+	}
+	if got := authorize("openid profile"); got.Get("error") != "invalid_scope" || got.Get("code") != "" ||
+		!strings.Contains(got.Get("error_description"), "KEY_ENCRYPTION_KEY") {
+		t.Errorf("openid without ID-token keys: %v, want invalid_scope naming KEY_ENCRYPTION_KEY", got)
+	}
+	if got := authorize("profile"); got.Get("code") == "" || got.Get("error") != "" {
+		t.Errorf("profile: %v, want a code", got)
+	}
+}
