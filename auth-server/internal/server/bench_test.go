@@ -1,14 +1,11 @@
 package server_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
 	"github.com/jwtauth/jwtauth/db"
 	"github.com/jwtauth/jwtauth/internal/httpapi/httpapitest"
@@ -35,14 +32,7 @@ func BenchmarkAuthorizeCookie(b *testing.B) {
 	e.signup("benchuser", "bench@example.com", "bench password 1")
 	id, _ := e.addClient(clients.Client{Name: "bench", RedirectURIs: []string{"https://app.example/cb"},
 		Grants: []string{clients.GrantAuthorizationCode}, Scopes: []string{"profile"}})
-	cookie, _, err := e.accounts.BrowserLogin(context.Background(), "benchuser", "bench password 1", account.Client{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := url.Values{"response_type": {"code"}, "client_id": {id}, "redirect_uri": {"https://app.example/cb"}, "scope": {"profile"},
-		"state": {"s1"}, "code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"}}
-	r := httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)
-	r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
+	r := authorizeRequest(id, "https://app.example/cb", "profile", e.loginCookie("benchuser", "bench password 1"))
 	w := httpapitest.NewDiscardWriter()
 	b.ReportAllocs()
 	for b.Loop() {

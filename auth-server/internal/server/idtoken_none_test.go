@@ -39,18 +39,11 @@ func TestNoIDTokenKeys(t *testing.T) {
 	const redirect = "https://app.example/cb"
 	id, _ := e.addClient(clients.Client{Name: "no-keys", RedirectURIs: []string{redirect},
 		Grants: []string{clients.GrantAuthorizationCode}, Scopes: []string{"openid", "profile"}})
-	cookie, _, err := e.accounts.BrowserLogin(context.Background(), "nokeys", "password1", account.Client{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cookie := e.loginCookie("nokeys", "password1")
 	authorize := func(scope string) url.Values {
 		t.Helper()
-		q := url.Values{"response_type": {"code"}, "client_id": {id}, "redirect_uri": {redirect}, "scope": {scope},
-			"code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"}}
-		r := httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)
-		r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
 		w := httptest.NewRecorder()
-		e.srv.Config.Handler.ServeHTTP(w, r)
+		e.srv.Config.Handler.ServeHTTP(w, authorizeRequest(id, redirect, scope, cookie))
 		loc, err := url.Parse(w.Header().Get("Location"))
 		if w.Code != http.StatusFound || err != nil || !strings.HasPrefix(loc.String(), redirect) {
 			t.Fatalf("scope %q: %d, Location %q", scope, w.Code, w.Header().Get("Location"))
@@ -64,4 +57,27 @@ func TestNoIDTokenKeys(t *testing.T) {
 	if got := authorize("profile"); got.Get("code") == "" || got.Get("error") != "" {
 		t.Errorf("profile: %v, want a code", got)
 	}
+}
+
+// loginCookie logs username in through the hosted pages' login (a login session) and returns
+// its cookie's value.
+func (e *env) loginCookie(username, pw string) string {
+	e.t.Helper()
+	cookie, _, err := e.accounts.BrowserLogin(context.Background(), username, pw, account.Client{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cookie
+}
+
+// authorizeRequest is GET /authorize for a code of clientID with a valid PKCE challenge, with
+// the login cookie when one is given.
+func authorizeRequest(clientID, redirect, scope, cookie string) *http.Request {
+	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {scope},
+		"state": {"s1"}, "code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"}}
+	r := httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)
+	if cookie != "" {
+		r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
+	}
+	return r
 }
