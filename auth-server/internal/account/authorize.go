@@ -108,8 +108,11 @@ func (s *Service) CheckAuthorization(ctx context.Context, in AuthorizeRequest) (
 	if err != nil {
 		return fail("invalid_scope", strings.TrimPrefix(err.Error(), clients.ErrInvalidScope.Error()+": "))
 	}
-	if s.idTokens == nil && slices.Contains(a.Scope, "openid") {
-		return fail("invalid_scope", "openid needs ID tokens, and this server has no keys to sign them (ALGORITHM=HS256 on PostgreSQL without KEY_ENCRYPTION_KEY): ask without openid")
+	if s.idTokens == nil && slices.Contains(a.Scope, "openid") { // no keys to sign ID tokens with
+		if slices.Contains(requested, "openid") {
+			return fail("invalid_scope", "openid needs ID tokens, and this server has no keys to sign them (ALGORITHM=HS256 on PostgreSQL without KEY_ENCRYPTION_KEY): ask without openid")
+		}
+		a.Scope = slices.DeleteFunc(a.Scope, func(sc string) bool { return sc == "openid" }) // the client's defaults, granted without it
 	}
 	return a, nil
 }

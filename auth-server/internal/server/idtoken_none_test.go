@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,7 +20,8 @@ import (
 // A server with no ID-token keys (HS256 on PostgreSQL without KEY_ENCRYPTION_KEY: no key
 // ring, no ID-token signer) claims no ID-token algorithm and no openid scope in its metadata,
 // and /authorize refuses openid with invalid_scope instead of issuing a code whose exchange
-// could not sign its ID token; a request without openid still gets a code.
+// could not sign its ID token; a request without openid still gets a code, and one without a
+// scope gets the client's defaults without openid.
 func TestNoIDTokenKeys(t *testing.T) {
 	e := newHS256Env(t, testdb.Open(t, testdb.SQLiteURL(t), db.AuthSchema))
 	for _, p := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
@@ -38,7 +41,7 @@ func TestNoIDTokenKeys(t *testing.T) {
 	e.signup("nokeys", "nokeys@example.com", "password1")
 	const redirect = "https://app.example/cb"
 	id, _ := e.addClient(clients.Client{Name: "no-keys", RedirectURIs: []string{redirect},
-		Grants: []string{clients.GrantAuthorizationCode}, Scopes: []string{"openid", "profile"}})
+		Grants: []string{clients.GrantAuthorizationCode}, Scopes: []string{"openid", "profile"}, DefaultScopes: []string{"openid", "profile"}})
 	cookie := e.loginCookie("nokeys", "password1")
 	authorize := func(scope string) url.Values {
 		t.Helper()
@@ -57,6 +60,13 @@ func TestNoIDTokenKeys(t *testing.T) {
 	if got := authorize("profile"); got.Get("code") == "" || got.Get("error") != "" {
 		t.Errorf("profile: %v, want a code", got)
 	}
+	// No scope: the client's defaults, granted without openid.
+	code := authorize("").Get("code")
+	tok := e.do("POST", "/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {id}, "code": {code},
+		"redirect_uri": {redirect}, "code_verifier": {testVerifier}})
+	if tok.Status != http.StatusOK || tok.str("scope") != "profile" || tok.str("id_token") != "" {
+		t.Errorf("the defaults' code exchanged: %d %s, want scope profile and no id_token", tok.Status, tok.Raw)
+	}
 }
 
 // loginCookie logs username in through the hosted pages' login (a login session) and returns
@@ -70,11 +80,19 @@ func (e *env) loginCookie(username, pw string) string {
 	return cookie
 }
 
-// authorizeRequest is GET /authorize for a code of clientID with a valid PKCE challenge, with
+// testVerifier is the PKCE verifier of authorizeRequest's codes; testChallenge its S256.
+var testVerifier = strings.Repeat("v", 43)
+
+var testChallenge = func() string {
+	sum := sha256.Sum256([]byte(testVerifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}()
+
+// authorizeRequest is GET /authorize for a code of clientID with testChallenge, with
 // the login cookie when one is given.
 func authorizeRequest(clientID, redirect, scope, cookie string) *http.Request {
 	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {scope},
-		"state": {"s1"}, "code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"}}
+		"state": {"s1"}, "code_challenge": {testChallenge}, "code_challenge_method": {"S256"}}
 	r := httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)
 	if cookie != "" {
 		r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
