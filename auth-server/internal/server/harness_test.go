@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -225,3 +227,34 @@ func (e *env) login(username, pw string) resp {
 }
 
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+// loginCookie logs username in through the hosted pages' login (a login session) and returns
+// its cookie's value.
+func (e *env) loginCookie(username, pw string) string {
+	e.t.Helper()
+	cookie, _, err := e.accounts.BrowserLogin(context.Background(), username, pw, account.Client{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cookie
+}
+
+// testVerifier is the PKCE verifier of authorizeRequest's codes; testChallenge its S256.
+var testVerifier = strings.Repeat("v", 43)
+
+var testChallenge = func() string {
+	sum := sha256.Sum256([]byte(testVerifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}()
+
+// authorizeRequest is GET /authorize for a code of clientID with testChallenge, with
+// the login cookie when one is given.
+func authorizeRequest(clientID, redirect, scope, cookie string) *http.Request {
+	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {scope},
+		"state": {"s1"}, "code_challenge": {testChallenge}, "code_challenge_method": {"S256"}}
+	r := httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)
+	if cookie != "" {
+		r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
+	}
+	return r
+}

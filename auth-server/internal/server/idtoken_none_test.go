@@ -1,9 +1,6 @@
 package server_test
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jwtauth/jwtauth/auth-server/internal/account"
 	"github.com/jwtauth/jwtauth/auth-server/internal/clients"
 	"github.com/jwtauth/jwtauth/db"
 	"github.com/jwtauth/jwtauth/internal/testdb"
@@ -67,35 +63,4 @@ func TestNoIDTokenKeys(t *testing.T) {
 	if tok.Status != http.StatusOK || tok.str("scope") != "profile" || tok.str("id_token") != "" {
 		t.Errorf("the defaults' code exchanged: %d %s, want scope profile and no id_token", tok.Status, tok.Raw)
 	}
-}
-
-// loginCookie logs username in through the hosted pages' login (a login session) and returns
-// its cookie's value.
-func (e *env) loginCookie(username, pw string) string {
-	e.t.Helper()
-	cookie, _, err := e.accounts.BrowserLogin(context.Background(), username, pw, account.Client{})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return cookie
-}
-
-// testVerifier is the PKCE verifier of authorizeRequest's codes; testChallenge its S256.
-var testVerifier = strings.Repeat("v", 43)
-
-var testChallenge = func() string {
-	sum := sha256.Sum256([]byte(testVerifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}()
-
-// authorizeRequest is GET /authorize for a code of clientID with testChallenge, with
-// the login cookie when one is given.
-func authorizeRequest(clientID, redirect, scope, cookie string) *http.Request {
-	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {scope},
-		"state": {"s1"}, "code_challenge": {testChallenge}, "code_challenge_method": {"S256"}}
-	r := httptest.NewRequest(http.MethodGet, "/authorize?"+q.Encode(), nil)
-	if cookie != "" {
-		r.AddCookie(&http.Cookie{Name: "session", Value: cookie})
-	}
-	return r
 }
