@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
 	"strconv"
 	"text/tabwriter"
@@ -15,9 +16,6 @@ import (
 
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 )
-
-// replayPage is how many users `sync replay` queues per transaction.
-const replayPage = 500
 
 // syncCommand runs `auth-server sync status [--json]` and `auth-server sync replay`.
 func syncCommand(ctx context.Context, cfg config, log *slog.Logger, args []string, stdout io.Writer) error {
@@ -42,67 +40,104 @@ func syncCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		if err != nil {
 			return fmt.Errorf("sync status: %w", err)
 		}
-		return printSyncStatus(stdout, syncRows(cfg.SyncURLs, st, time.Now()), *asJSON)
+		replays, err := a.store.Replays(ctx)
+		if err != nil {
+			return fmt.Errorf("sync status: %w", err)
+		}
+		return printSyncStatus(stdout, syncRows(cfg.SyncURLs, st, replays, time.Now()), *asJSON)
 	}
 	if len(cfg.SyncURLs) == 0 {
 		return errors.New("sync replay: no sync targets are configured (SYNC_URLS)")
 	}
-	n, err := a.store.EnqueueReplay(ctx, cfg.SyncURLs, time.Now().UTC(), replayPage)
-	if err != nil {
-		return fmt.Errorf("sync replay: %d users queued before: %w (running it again is safe)", n, err)
-	}
 	r, err := a.store.EnqueueRevocationReplay(ctx, cfg.SyncURLs, time.Now().UTC())
 	if err != nil {
-		return fmt.Errorf("sync replay: %d users queued, then the revocations failed: %w (running it again is safe)", n, err)
+		return fmt.Errorf("sync replay: queue the revocations: %w (running it again is safe)", err)
 	}
-	fmt.Fprintf(stdout, "queued %d users and %d revocations in force for %d sync targets; the running auth servers deliver them (watch with: auth-server sync status)\n", n, r, len(cfg.SyncURLs))
+	n, err := a.store.StartReplay(ctx, cfg.SyncURLs, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("sync replay: %d revocations queued, then starting the users' replay failed: %w (running it again is safe)", r, err)
+	}
+	fmt.Fprintf(stdout, "replaying %d users and %d revocations in force to %d sync targets; the running auth servers deliver them (watch with: auth-server sync status)\n", n, r, len(cfg.SyncURLs))
 	return nil
 }
 
-// syncStatusRow is one target in `sync status`.
+// syncStatusRow is one target in `sync status`. Pending counts its undelivered deliveries
+// and the users its replay has still to send; the oldest fields describe the oldest
+// delivery, and the replay fields the replay in progress.
 type syncStatusRow struct {
-	Target          string   `json:"target"`
-	Configured      bool     `json:"configured"`
-	Pending         int      `json:"pending"`
-	OldestAgeSecs   *float64 `json:"oldest_age_seconds"`
-	OldestCreatedAt *string  `json:"oldest_created_at"`
-	OldestEventID   string   `json:"oldest_event_id,omitempty"`
-	OldestUserID    string   `json:"oldest_user_id,omitempty"`
-	OldestVersion   int64    `json:"oldest_version,omitempty"`
-	OldestAttempts  int      `json:"oldest_attempts"`
-	OldestNextTry   *string  `json:"oldest_next_attempt_at"`
-	OldestLastError string   `json:"oldest_last_error"`
+	Target          string        `json:"target"`
+	Configured      bool          `json:"configured"`
+	Pending         int           `json:"pending"`
+	OldestAgeSecs   *float64      `json:"oldest_age_seconds"`
+	OldestCreatedAt *string       `json:"oldest_created_at"`
+	OldestEventID   string        `json:"oldest_event_id,omitempty"`
+	OldestUserID    string        `json:"oldest_user_id,omitempty"`
+	OldestVersion   int64         `json:"oldest_version,omitempty"`
+	OldestAttempts  int           `json:"oldest_attempts"`
+	OldestNextTry   *string       `json:"oldest_next_attempt_at"`
+	OldestLastError string        `json:"oldest_last_error"`
+	Replay          *replayStatus `json:"replay"`
+}
+
+// replayStatus is a target's replay in progress in `sync status`.
+type replayStatus struct {
+	Sent      int    `json:"sent"`
+	Total     int    `json:"total"`
+	StartedAt string `json:"started_at"`
+	Attempts  int    `json:"attempts"`
+	LastError string `json:"last_error"`
 }
 
 // syncRows lists every configured target (pending or not) and every target with pending
-// deliveries that is no longer configured (those are not being delivered).
-func syncRows(targets []string, st []store.TargetStatus, now time.Time) []syncStatusRow {
+// deliveries or a replay that is no longer configured (those are not being delivered).
+func syncRows(targets []string, st []store.TargetStatus, replays []store.Replay, now time.Time) []syncStatusRow {
 	byTarget := map[string]store.TargetStatus{}
 	for _, s := range st {
 		byTarget[s.Target] = s
 	}
+	replayOf := map[string]store.Replay{}
+	for _, r := range replays {
+		replayOf[r.Target] = r
+	}
 	var order []string
-	configured := map[string]bool{}
-	for _, t := range targets {
-		if !configured[t] {
-			configured[t] = true
+	listed := map[string]bool{}
+	list := func(t string) {
+		if !listed[t] {
+			listed[t] = true
 			order = append(order, t)
 		}
 	}
+	for _, t := range targets {
+		list(t)
+	}
+	configured := maps.Clone(listed)
 	for _, s := range st {
-		if !configured[s.Target] {
-			order = append(order, s.Target)
-		}
+		list(s.Target)
+	}
+	for _, r := range replays {
+		list(r.Target)
 	}
 	rows := make([]syncStatusRow, 0, len(order))
 	for _, t := range order {
 		s := byTarget[t]
 		r := syncStatusRow{Target: redactURL(t), Configured: configured[t], Pending: s.Pending}
+		oldest := s.OldestCreatedAt
 		if s.Pending > 0 {
-			age := max(now.Sub(s.OldestCreatedAt), 0).Seconds()
-			r.OldestAgeSecs, r.OldestCreatedAt, r.OldestNextTry = &age, ts(s.OldestCreatedAt), ts(s.OldestNextAttempt)
+			r.OldestCreatedAt, r.OldestNextTry = ts(s.OldestCreatedAt), ts(s.OldestNextAttempt)
 			r.OldestEventID, r.OldestUserID, r.OldestVersion = s.OldestEventID, s.OldestUserID, s.OldestVersion
 			r.OldestAttempts, r.OldestLastError = s.OldestAttempts, s.OldestLastError
+		}
+		if rp, ok := replayOf[t]; ok {
+			r.Pending += max(rp.Total-rp.Sent, 0)
+			r.Replay = &replayStatus{Sent: rp.Sent, Total: rp.Total, StartedAt: rp.StartedAt.Format(time.RFC3339),
+				Attempts: rp.Attempts, LastError: rp.LastError}
+			if s.Pending == 0 || rp.StartedAt.Before(oldest) {
+				oldest = rp.StartedAt
+			}
+		}
+		if s.Pending > 0 || r.Replay != nil {
+			age := max(now.Sub(oldest), 0).Seconds()
+			r.OldestAgeSecs = &age
 		}
 		rows = append(rows, r)
 	}
@@ -120,7 +155,7 @@ func printSyncStatus(w io.Writer, rows []syncStatusRow, asJSON bool) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tPENDING\tOLDEST_AGE\tATTEMPTS\tNEXT_ATTEMPT\tLAST_ERROR")
+	fmt.Fprintln(tw, "TARGET\tPENDING\tOLDEST_AGE\tATTEMPTS\tNEXT_ATTEMPT\tLAST_ERROR\tREPLAY")
 	for _, r := range rows {
 		target := r.Target
 		if !r.Configured {
@@ -134,7 +169,14 @@ func printSyncStatus(w io.Writer, rows []syncStatusRow, asJSON bool) error {
 		if r.OldestLastError != "" {
 			lastErr = r.OldestLastError
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", target, r.Pending, age, attempts, dash(r.OldestNextTry), lastErr)
+		replay := "-"
+		if p := r.Replay; p != nil {
+			replay = fmt.Sprintf("%d of %d users sent", p.Sent, p.Total)
+			if p.LastError != "" {
+				replay += fmt.Sprintf(" (%d failed calls: %s)", p.Attempts, p.LastError)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\n", target, r.Pending, age, attempts, dash(r.OldestNextTry), lastErr, replay)
 	}
 	return tw.Flush()
 }

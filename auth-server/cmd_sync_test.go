@@ -37,7 +37,7 @@ func TestSyncCommands(t *testing.T) {
 	}
 
 	out, err := sync("replay")
-	if err != nil || !strings.Contains(out, "queued 2 users and 0 revocations in force for 2 sync targets") {
+	if err != nil || !strings.Contains(out, "replaying 2 users and 0 revocations in force to 2 sync targets") {
 		t.Fatalf("replay: %q, %v", out, err)
 	}
 	out, err = sync("status", "--json")
@@ -49,6 +49,7 @@ func TestSyncCommands(t *testing.T) {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
 	if len(rows) != 2 || rows[0].Target != "http://a.test/sync" || rows[0].Pending != 2 || rows[0].OldestAgeSecs == nil ||
+		rows[0].Replay == nil || rows[0].Replay.Total != 2 || rows[0].Replay.Sent != 0 ||
 		!rows[1].Configured || strings.Contains(rows[1].Target, "secret") {
 		t.Errorf("status rows: %s", out)
 	}
@@ -57,7 +58,7 @@ func TestSyncCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`(?m)^http://c\.test/sync +0 +- `, `(?m)^http://a\.test/sync \(not configured: not delivered\) +2 +\d+s +0 `} {
+	for _, want := range []string{`(?m)^http://c\.test/sync +0 +- `, `(?m)^http://a\.test/sync \(not configured: not delivered\) +2 +\d+s +0 .* 0 of 2 users sent$`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("status text does not match %s:\n%s", want, out)
 		}

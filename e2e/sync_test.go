@@ -218,8 +218,8 @@ func TestSyncReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := s.Auth.MustCLI("sync", "replay")
-	if !strings.Contains(out.Stdout, "queued 4 users") {
-		t.Errorf("sync replay printed %q, want it to have queued the 4 existing users", out.Stdout)
+	if !strings.Contains(out.Stdout, "replaying 4 users") {
+		t.Errorf("sync replay printed %q, want it to replay the 4 existing users", out.Stdout)
 	}
 	syWaitApp(t, app, want)
 	syWaitPending(t, s.Auth, 0)

@@ -9,8 +9,8 @@ import (
 )
 
 // addUserEvents is addUserEvent for many users at once: the same events (newUserEvent) and
-// deliveries, written inside tx in multi-row INSERTs (insertRows, as a replay writes them),
-// for the bulk writes of an import.
+// deliveries, written inside tx in multi-row INSERTs (db.InsertRows), for the bulk writes of
+// an import.
 func (s *Store) addUserEvents(ctx context.Context, tx *sqlx.Tx, kind string, users []User, targets []string, now time.Time) error {
 	events := make([][]any, 0, len(users))
 	deliveries := make([][]any, 0, len(users)*len(targets))

@@ -12,7 +12,7 @@ import (
 )
 
 // The relay's side of the outbox: claiming due deliveries under a lease, recording their
-// outcome, reporting the backlog, re-queuing every user, and purging what was delivered.
+// outcome, reporting the backlog, and purging what was delivered (replays: replay.go).
 
 // Delivery is one event claimed for sending to one target.
 type Delivery struct {
@@ -240,60 +240,6 @@ FROM outbox_deliveries WHERE target = ? AND delivered_at = 0 ORDER BY created_at
 			OldestAttempts: r.Attempts, OldestLastError: r.LastError, OldestNextAttempt: fromMS(r.NextAttempt)})
 	}
 	return out, nil
-}
-
-// EnqueueReplay writes a fresh "upsert" event of every existing user, at its current version,
-// with a pending delivery per target, pageSize users per transaction. Targets ignore versions
-// they already hold, so a replay is always safe. It returns how many users were queued; after
-// an error, the users queued before it stay queued and a second replay is harmless.
-func (s *Store) EnqueueReplay(ctx context.Context, targets []string, now time.Time, pageSize int) (int, error) {
-	if pageSize <= 0 {
-		pageSize = 500
-	}
-	total, after := 0, ""
-	for {
-		var page []userRow
-		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-			page = page[:0]
-			if err := sqlx.SelectContext(ctx, tx, &page, s.q(`SELECT `+userReadCols+` FROM users WHERE id > ? ORDER BY id LIMIT ?`), after, pageSize); err != nil {
-				return fmt.Errorf("replay: list users: %w", err)
-			}
-			return s.addReplayEvents(ctx, tx, page, targets, now)
-		})
-		if err != nil {
-			return total, err
-		}
-		total += len(page)
-		if len(page) < pageSize {
-			return total, nil
-		}
-		after = page[len(page)-1].ID
-	}
-}
-
-// addReplayEvents writes the events and deliveries of one page of a replay, the same rows
-// addUserEvent writes for one change, in multi-row INSERTs: one round trip per few hundred
-// rows rather than one per row, which made a replay of 10,000 users take seconds.
-func (s *Store) addReplayEvents(ctx context.Context, tx *sqlx.Tx, page []userRow, targets []string, now time.Time) error {
-	events := make([][]any, 0, len(page))
-	deliveries := make([][]any, 0, len(page)*len(targets))
-	for _, r := range page {
-		ev, payload, err := newUserEvent(EventUpsert, r.user(), now)
-		if err != nil {
-			return fmt.Errorf("replay: %w", err)
-		}
-		events = append(events, []any{ev.ID, r.ID, r.Version, EventUpsert, string(payload), ms(now)})
-		for _, t := range targets {
-			deliveries = append(deliveries, []any{ev.ID, t, r.ID, r.Version, ms(now), ms(now)})
-		}
-	}
-	if err := s.db.InsertRows(ctx, tx, "outbox_events", eventCols, events); err != nil {
-		return fmt.Errorf("replay: insert outbox events: %w", err)
-	}
-	if err := s.db.InsertRows(ctx, tx, "outbox_deliveries", deliveryCols, deliveries); err != nil {
-		return fmt.Errorf("replay: insert outbox deliveries: %w", err)
-	}
-	return nil
 }
 
 // PurgeDelivered deletes up to limit deliveries delivered before cutoff, then up to limit

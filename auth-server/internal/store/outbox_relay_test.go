@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -284,71 +283,6 @@ func TestOutboxStatus(t *testing.T) {
 	})
 }
 
-func TestEnqueueReplay(t *testing.T) {
-	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
-		s, ctx := store.New(d), context.Background()
-		t0 := time.Now().UTC().Truncate(time.Millisecond)
-		want := map[string]int64{}
-		for i := range 7 {
-			u := outboxUser(t, s, t0) // no targets: nothing pending
-			if i%2 == 0 {
-				bump(t, s, u.ID, t0)
-				want[u.ID] = 2
-			} else {
-				want[u.ID] = 1
-			}
-		}
-		n, err := s.EnqueueReplay(ctx, []string{"A", "B"}, t0, 3)
-		if err != nil || n != 7 {
-			t.Fatalf("replay = %d, %v; want 7", n, err)
-		}
-		for _, target := range []string{"A", "B"} {
-			ds := claim(t, s, target, t0, 100)
-			got := map[string]int64{}
-			for _, dl := range ds {
-				var ev syncevent.Event
-				if err := json.Unmarshal(dl.Payload, &ev); err != nil || ev.Type != syncevent.TypeUpsert {
-					t.Errorf("payload %s: %v", dl.Payload, err)
-				}
-				got[ev.User.ID] = ev.User.Version
-			}
-			if len(ds) != 7 || fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("target %s: %d deliveries %v, want %v", target, len(ds), got, want)
-			}
-		}
-	})
-}
-
-// TestReplayEventMatchesChange holds the rows EnqueueReplay writes in bulk to those a change
-// writes: the replayed event of a user is its creation's event but for the id, and its
-// delivery is pending, created and due at the replay's time.
-func TestReplayEventMatchesChange(t *testing.T) {
-	testdb.Each(t, db.AuthSchema, func(t *testing.T, d *db.DB) {
-		s, ctx := store.New(d), context.Background()
-		t0 := time.Now().UTC().Truncate(time.Millisecond)
-		outboxUser(t, s, t0, "A")
-		created := claim(t, s, "A", t0, 10)
-		if err := s.MarkDelivered(ctx, "A", ids(created), t0); err != nil {
-			t.Fatal(err)
-		}
-		if n, err := s.EnqueueReplay(ctx, []string{"A"}, t0, 10); err != nil || n != 1 {
-			t.Fatalf("replay = %d, %v; want 1", n, err)
-		}
-		st, err := s.OutboxStatus(ctx)
-		if err != nil || len(st) != 1 || st[0].Pending != 1 || !st[0].OldestCreatedAt.Equal(t0) || !st[0].OldestNextAttempt.Equal(t0) {
-			t.Fatalf("status after replay: %+v %v", st, err)
-		}
-		replayed := claim(t, s, "A", t0, 10)
-		if len(created) != 1 || len(replayed) != 1 {
-			t.Fatalf("claimed %d then %d deliveries, want 1 and 1", len(created), len(replayed))
-		}
-		got, want := withoutID(t, replayed[0]), withoutID(t, created[0])
-		if got != want {
-			t.Errorf("replayed delivery %s, want %s", got, want)
-		}
-	})
-}
-
 // withoutID renders a delivery and its payload without the event id.
 func withoutID(t testing.TB, dl store.Delivery) string {
 	t.Helper()
@@ -396,32 +330,31 @@ func TestPurgeDelivered(t *testing.T) {
 	})
 }
 
-// insertUsers writes n users (version 1) straight into the users table, without outbox events,
-// in a few statements: fixtures for backlogs too large to create one CreateUser at a time.
-func insertUsers(t testing.TB, d *db.DB, n int, at time.Time) []string {
+// importUsers creates n users through an import, which queues their events for targets in
+// bulk, as a backlog grows fastest in production; it returns their ids.
+func importUsers(t testing.TB, s *store.Store, n int, at time.Time, targets ...string) []string {
 	t.Helper()
 	ids := make([]string, 0, n)
 	for from := 0; from < n; from += 500 {
-		var args []any
-		rows := make([]string, 0, 500)
+		var users []store.User
 		for i := from; i < min(from+500, n); i++ {
-			id, name := uuid.NewString(), fmt.Sprintf("bulk%05d", i)
-			ids = append(ids, id)
-			rows = append(rows, "(?, ?, ?, 'h', 1, ?, ?)")
-			args = append(args, id, name, name+"@example.com", at.UnixMilli(), at.UnixMilli())
+			name := fmt.Sprintf("bulk%05d", i)
+			u := store.User{ID: uuid.NewString(), Username: name, Email: name + "@example.com", PasswordHash: "h",
+				Version: 1, CreatedAt: at, UpdatedAt: at}
+			users = append(users, u)
+			ids = append(ids, u.ID)
 		}
-		q := `INSERT INTO users (id, username, email, password_hash, version, created_at, updated_at) VALUES ` + strings.Join(rows, ", ")
-		if _, err := d.Exec(d.Rebind(q), args...); err != nil {
-			t.Fatalf("insert users: %v", err)
+		if _, err := s.ImportUsers(context.Background(), users, targets, at, false); err != nil {
+			t.Fatalf("import users: %v", err)
 		}
 	}
 	return ids
 }
 
-// TestClaimLargeBacklog replays thousands of users, gives every twentieth a second version
+// TestClaimLargeBacklog imports thousands of users, gives every twentieth a second version
 // queued behind the first, and drains the backlog in claims of 100, acknowledging each: every
 // delivery is claimed exactly once and each user's versions in order, never two of one user
-// in a claim. On PostgreSQL the statistics are taken before the replay, as after a bulk
+// in a claim. On PostgreSQL the statistics are taken before the import, as after a bulk
 // enqueue in production, when they say that nothing is pending: a claim once read every
 // pending row per candidate then, and this drain would not end within its deadline. SQLite
 // (a pure-Go driver, slow under -race) gets a smaller backlog; its planner has no statistics.
@@ -433,13 +366,10 @@ func TestClaimLargeBacklog(t *testing.T) {
 		}
 		s := store.New(d)
 		t0 := time.Now().UTC().Truncate(time.Millisecond)
-		userIDs := insertUsers(t, d, users, t0)
 		if err := d.Analyze(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := s.EnqueueReplay(context.Background(), []string{"A"}, t0, 500); err != nil || n != users {
-			t.Fatalf("replay = %d, %v; want %d", n, err, users)
-		}
+		userIDs := importUsers(t, s, users, t0, "A")
 		want := map[string]int64{} // user id -> last version
 		for i, id := range userIDs {
 			want[id] = 1

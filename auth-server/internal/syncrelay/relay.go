@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/jwtauth/jwtauth/auth-server/internal/store"
 )
 
@@ -31,6 +33,13 @@ type Store interface {
 	ReleaseDeliveries(ctx context.Context, target string, eventIDs []string, now time.Time) error
 	OutboxStatus(ctx context.Context) ([]store.TargetStatus, error)
 	PurgeDelivered(ctx context.Context, cutoff time.Time, limit int) (int, error)
+
+	ClaimReplay(ctx context.Context, target, owner string, now time.Time, lease time.Duration) (store.Replay, bool, error)
+	ReplayPage(ctx context.Context, afterID string, limit int, now time.Time) ([]store.Delivery, error)
+	AdvanceReplay(ctx context.Context, r store.Replay, owner, afterID string, n int, done bool, now time.Time, lease time.Duration) (bool, error)
+	ReplayFailed(ctx context.Context, r store.Replay, owner, msg string, retryAt time.Time) error
+	ReleaseReplay(ctx context.Context, r store.Replay, owner string, now time.Time) error
+	Replays(ctx context.Context) ([]store.Replay, error)
 }
 
 // TokenSource signs the short-lived token of one sync call; *tokens.Issuer implements it.
@@ -153,12 +162,13 @@ func New(cfg Config, deps Deps) *Relay {
 		deps.Rand = rand.Float64
 	}
 	r := &Relay{cfg: cfg, deps: deps}
+	owner := uuid.NewString()
 	seen := map[string]bool{}
 	for _, t := range cfg.Targets {
 		if !seen[t] {
 			seen[t] = true
 			r.workers = append(r.workers, &worker{target: t, label: redact(t), cfg: cfg, deps: deps,
-				wake: make(chan struct{}, 1), log: deps.Log.With("target", redact(t))})
+				wake: make(chan struct{}, 1), log: deps.Log.With("target", redact(t)), owner: owner})
 		}
 	}
 	return r
@@ -229,24 +239,48 @@ func (r *Relay) purge(ctx context.Context) {
 	}
 }
 
-// report passes every target's backlog to the observer; configured targets with nothing
-// pending report zero.
+// report passes every target's backlog to the observer: its pending deliveries and the users
+// its replay has still to send, and the age of the oldest of them (a replay's counting from
+// its start); configured targets with nothing pending report zero.
 func (r *Relay) report(ctx context.Context) {
 	st, err := r.deps.Store.OutboxStatus(ctx)
+	var replays []store.Replay
+	if err == nil {
+		replays, err = r.deps.Store.Replays(ctx)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			r.deps.Log.Warn("sync backlog unavailable", "err", err)
 		}
 		return
 	}
-	now := r.deps.Now()
-	seen := map[string]bool{}
+	type backlog struct {
+		pending int
+		oldest  time.Time
+	}
+	now, by := r.deps.Now(), map[string]*backlog{}
+	add := func(target string, n int, since time.Time) {
+		b := by[target]
+		if b == nil {
+			b = &backlog{oldest: since}
+			by[target] = b
+		}
+		b.pending += n
+		if since.Before(b.oldest) {
+			b.oldest = since
+		}
+	}
 	for _, s := range st {
-		seen[s.Target] = true
-		r.deps.Observer.Backlog(redact(s.Target), s.Pending, max(now.Sub(s.OldestCreatedAt), 0))
+		add(s.Target, s.Pending, s.OldestCreatedAt)
+	}
+	for _, rp := range replays {
+		add(rp.Target, max(rp.Total-rp.Sent, 0), rp.StartedAt)
+	}
+	for t, b := range by {
+		r.deps.Observer.Backlog(redact(t), b.pending, max(now.Sub(b.oldest), 0))
 	}
 	for _, w := range r.workers {
-		if !seen[w.target] {
+		if by[w.target] == nil {
 			r.deps.Observer.Backlog(w.label, 0, 0)
 		}
 	}

@@ -34,6 +34,11 @@ type worker struct {
 	// marking records the acknowledgement of the last batch sent, in the background while
 	// the next one is sent (run's goroutine only; nil when none is in flight).
 	marking *mark
+	// owner names this relay in the leases of replays (replay.go); replay is the replay it
+	// holds (nil: none) and next the page of it read ahead (run's goroutine only).
+	owner  string
+	replay *store.Replay
+	next   *page
 }
 
 // outcome is what one round did.
@@ -51,12 +56,14 @@ type outcome struct {
 // doubles it back, up to what the body limit last held (most): claiming more only to release
 // the rest costs a statement a round. most is forgotten once the backlog is drained. While a
 // full batch is being sent, the next one is claimed (ahead), so the claim's round trips overlap
-// the call instead of adding to it.
+// the call instead of adding to it. When the outbox has nothing due, the round sends a page of
+// the target's replay instead (replay.go), so changes are never held up behind a replay.
 func (w *worker) run(ctx context.Context) {
 	batch, most := w.cfg.BatchSize, w.cfg.BatchSize
 	var ahead *claim
 	defer func() {
 		w.drop(ahead)
+		w.stopReplay()
 		if err := w.settle(); err != nil {
 			w.log.Warn("sync acknowledgement not recorded; sent again after the lease", "err", err)
 		}
@@ -69,6 +76,9 @@ func (w *worker) run(ctx context.Context) {
 	l.Run(ctx, func(ctx context.Context) Round {
 		var o outcome
 		o, ahead = w.round(ctx, batch, ahead)
+		if o.err == nil && o.sent == 0 && ctx.Err() == nil {
+			o = w.replayRound(ctx, batch)
+		}
 		switch {
 		case ctx.Err() != nil:
 		case o.err != nil:

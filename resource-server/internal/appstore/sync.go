@@ -13,9 +13,10 @@ import (
 	"github.com/jwtauth/jwtauth/resource-server/verifier"
 )
 
-// AppliedEventsRetention is how long an applied event id is remembered. Forgetting it later
-// is safe: an event that old is also older than or equal to the version it produced, so the
-// version check ignores a replay of it.
+// AppliedEventsRetention is how long the id of an applied revocation is remembered (user
+// events need no memory of their ids: the version decides). Forgetting it later is safe:
+// revocations are applied again whatever their order, and their entries expire with the
+// tokens they cover.
 const AppliedEventsRetention = 30 * 24 * time.Hour
 
 // syncLockID serialises sync batches (db.TxLock), so two concurrent batches touching the
@@ -26,7 +27,7 @@ const syncLockID = 0x6a7761707073
 const maxFieldLen = 320
 
 // Result counts the events of a batch: Applied changed the app database; Ignored did not
-// (a repeated event id, or a version older than or equal to the one held). Revocations are
+// (a version older than or equal to the one held, or a revocation applied before). Revocations are
 // the batch's revocations, applied now or before, for the deny-list in memory.
 type Result struct {
 	Applied     int                `json:"applied"`
@@ -68,8 +69,8 @@ func ValidateEvent(e syncevent.Event) error {
 	return nil
 }
 
-// Apply applies a batch of sync events in one transaction, idempotently: an event id already
-// applied changes nothing, an event whose version is not newer than the user's row is ignored,
+// Apply applies a batch of sync events in one transaction, idempotently: a user event whose
+// version is not newer than the user's row is ignored (so one applied before changes nothing),
 // an upsert creates or overwrites the user (also a version-0 row made from token claims), and a
 // delete removes the user's notes and leaves a tombstone carrying its version. Any invalid
 // event refuses the whole batch with ErrInvalidEvent before anything is written.
@@ -141,18 +142,16 @@ func (s *Store) Apply(ctx context.Context, events []syncevent.Event) (Result, er
 }
 
 // splitBatch separates the user events that can be applied together (applyBulk: their user
-// and their event id appear once in the batch) from the rest, each group in array order.
+// appears once in the batch) from the rest, each group in array order.
 func splitBatch(events []syncevent.Event) (bulk, rest []syncevent.Event) {
 	users := make(map[string]int, len(events))
-	ids := make(map[string]int, len(events))
 	for _, e := range events {
-		ids[e.ID]++
 		if !e.IsRevocation() {
 			users[e.User.ID]++
 		}
 	}
 	for _, e := range events {
-		if !e.IsRevocation() && users[e.User.ID] == 1 && ids[e.ID] == 1 {
+		if !e.IsRevocation() && users[e.User.ID] == 1 {
 			bulk = append(bulk, e)
 		} else {
 			rest = append(rest, e)
@@ -165,20 +164,16 @@ func splitBatch(events []syncevent.Event) (bulk, rest []syncevent.Event) {
 // (7 a row) well below both databases' limits (SQLite: 32,766; PostgreSQL: 65,535).
 const bulkRows = 500
 
-// applyBulk applies user events of distinct users and distinct ids, as applyEvent would one by
-// one, in three statements per bulkRows events: record the ids (those already applied are
-// ignored), write the users where absent or older (the version decides), and remove the notes
-// of the users whose delete was applied. It returns how many events changed the app database.
+// applyBulk applies user events of distinct users, as applyEvent would one by
+// one, in two statements per bulkRows events: write the users where absent or older (the
+// version decides), and remove the notes of the users whose delete was applied. It returns how
+// many events changed the app database.
 func (s *Store) applyBulk(ctx context.Context, tx *sqlx.Tx, events []syncevent.Event, now time.Time) (int, error) {
 	applied := 0
 	for len(events) > 0 {
 		chunk := events[:min(len(events), bulkRows)]
 		events = events[len(chunk):]
-		fresh, err := s.recordEvents(ctx, tx, chunk, now)
-		if err != nil {
-			return 0, err
-		}
-		deleted, n, err := s.upsertUsers(ctx, tx, fresh, now)
+		deleted, n, err := s.upsertUsers(ctx, tx, chunk, now)
 		if err != nil {
 			return 0, err
 		}
@@ -194,40 +189,6 @@ func (s *Store) applyBulk(ctx context.Context, tx *sqlx.Tx, events []syncevent.E
 		}
 	}
 	return applied, nil
-}
-
-// recordEvents remembers the ids of events (distinct) and returns the events not applied
-// before, in their order.
-func (s *Store) recordEvents(ctx context.Context, tx *sqlx.Tx, events []syncevent.Event, now time.Time) ([]syncevent.Event, error) {
-	if len(events) == 0 {
-		return nil, nil
-	}
-	var q strings.Builder
-	args := make([]any, 0, 2*len(events))
-	q.WriteString(`INSERT INTO applied_events (event_id, applied_at) VALUES `)
-	for i, e := range events {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?)")
-		args = append(args, e.ID, ms(now))
-	}
-	q.WriteString(` ON CONFLICT (event_id) DO NOTHING RETURNING event_id`)
-	var ids []string
-	if err := sqlx.SelectContext(ctx, tx, &ids, s.q(q.String()), args...); err != nil {
-		return nil, fmt.Errorf("record events: %w", err)
-	}
-	recorded := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		recorded[id] = true
-	}
-	fresh := make([]syncevent.Event, 0, len(ids))
-	for _, e := range events {
-		if recorded[e.ID] {
-			fresh = append(fresh, e)
-		}
-	}
-	return fresh, nil
 }
 
 // upsertUsers writes the users of events (distinct users) where their row is absent or older
@@ -301,11 +262,8 @@ func (s *Store) recordEvent(ctx context.Context, tx *sqlx.Tx, e syncevent.Event,
 	return n > 0, err
 }
 
-// applyEvent records e's id and applies it; it reports whether the app database changed.
+// applyEvent applies the user event e; it reports whether the app database changed.
 func (s *Store) applyEvent(ctx context.Context, tx *sqlx.Tx, e syncevent.Event, now time.Time) (bool, error) {
-	if first, err := s.recordEvent(ctx, tx, e, now); err != nil || !first {
-		return false, err // already applied
-	}
 	u, deleted := userOf(e)
 	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO app_users (id, username, email, version, deleted, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?)`+upsertWhenNewer), u.ID, u.Username, u.Email, u.Version, deleted, ms(now), ms(now))
