@@ -35,10 +35,18 @@ type worker struct {
 	// the next one is sent (run's goroutine only; nil when none is in flight).
 	marking *mark
 	// owner names this relay in the leases of replays (replay.go); replay is the replay it
-	// holds (nil: none) and next the page of it read ahead (run's goroutine only).
-	owner  string
-	replay *store.Replay
-	next   *page
+	// holds (nil: none), calls its pages in flight (oldest first), upTo the cursor after the
+	// last of them and more whether pages follow it, next the page after it prepared ahead,
+	// advancing the advance of the page acknowledged last, in flight, and outboxIdle when the
+	// outbox last had nothing due (run's goroutine only).
+	owner      string
+	replay     *store.Replay
+	calls      []*call
+	upTo       string
+	more       bool
+	next       *page
+	advancing  *advance
+	outboxIdle time.Time
 }
 
 // outcome is what one round did.
@@ -57,7 +65,9 @@ type outcome struct {
 // the rest costs a statement a round. most is forgotten once the backlog is drained. While a
 // full batch is being sent, the next one is claimed (ahead), so the claim's round trips overlap
 // the call instead of adding to it. When the outbox has nothing due, the round sends a page of
-// the target's replay instead (replay.go), so changes are never held up behind a replay.
+// the target's replay instead (replay.go); while a replay runs, the outbox is looked at again
+// on a Notify or after PollInterval, so changes wait behind a replay no longer than they wait
+// for an idle worker to poll.
 func (w *worker) run(ctx context.Context) {
 	batch, most := w.cfg.BatchSize, w.cfg.BatchSize
 	var ahead *claim
@@ -75,7 +85,13 @@ func (w *worker) run(ctx context.Context) {
 		}}
 	l.Run(ctx, func(ctx context.Context) Round {
 		var o outcome
-		o, ahead = w.round(ctx, batch, ahead)
+		if ahead != nil || w.outboxDue(w.deps.Now()) {
+			o, ahead = w.round(ctx, batch, ahead)
+			w.outboxIdle = time.Time{}
+			if o.err == nil && o.sent == 0 {
+				w.outboxIdle = w.deps.Now()
+			}
+		}
 		if o.err == nil && o.sent == 0 && ctx.Err() == nil {
 			o = w.replayRound(ctx, batch)
 		}

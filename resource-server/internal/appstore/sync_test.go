@@ -138,14 +138,21 @@ func TestEnsureUserConcurrent(t *testing.T) {
 	})
 }
 
+// TestAppliedEventsPruned: the ids of applied revocations are remembered (a repeat counts as
+// ignored) until AppliedEventsRetention has passed and another revocation arrives; then the
+// old id is forgotten and its repeat counts as applied again, harmlessly. User events leave
+// no id behind: the version decides.
 func TestAppliedEventsPruned(t *testing.T) {
 	conformance(t, func(t *testing.T, s *appstore.Store, c *clock) {
-		wantResult(t, apply(t, s, upsert("old", "u1", 1, "a1")), 1, 0)
+		exp := c.now().Add(appstore.AppliedEventsRetention + 2*time.Hour)
+		wantResult(t, apply(t, s, sessionRevoked("old", "s1", exp)), 1, 0)
+		wantResult(t, apply(t, s, sessionRevoked("old", "s1", exp)), 0, 1)
 		c.advance(appstore.AppliedEventsRetention + time.Hour)
-		wantResult(t, apply(t, s, upsert("new", "u1", 2, "a2")), 1, 0)
-		// "old" was forgotten; its replay is still ignored, by version.
-		wantResult(t, apply(t, s, upsert("old", "u1", 1, "a1")), 0, 1)
-		wantUser(t, s, "u1", "a2", 2, false)
+		wantResult(t, apply(t, s, upsert("u", "u1", 1, "a1")), 1, 0) // no revocation: nothing pruned
+		wantResult(t, apply(t, s, sessionRevoked("old", "s1", exp)), 0, 1)
+		wantResult(t, apply(t, s, sessionRevoked("new", "s2", exp)), 1, 0)
+		wantResult(t, apply(t, s, sessionRevoked("old", "s1", exp)), 1, 0)
+		wantResult(t, apply(t, s, upsert("u", "u1", 1, "a1")), 0, 1)
 	})
 }
 
