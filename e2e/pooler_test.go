@@ -148,17 +148,32 @@ func plSyncLeases(t *testing.T, p *Pooled) {
 	}
 	syWaitApp(t, p.AppDB, want)
 	syWaitPending(t, p.Auth[0], 0)
-	for user, ids := range p.Target.sentEvents(syOK) {
-		seen := map[string]int{}
-		for _, id := range ids {
-			seen[id]++
-		}
-		for id, k := range seen {
-			if k != 1 {
-				t.Errorf("user %s: event %s acknowledged %d times, want once", user, id, k)
+	ackedOnce := func() {
+		t.Helper()
+		for user, ids := range p.Target.sentEvents(syOK) {
+			seen := map[string]int{}
+			for _, id := range ids {
+				seen[id]++
+			}
+			for id, k := range seen {
+				if k != 1 {
+					t.Errorf("user %s: event %s acknowledged %d times, want once", user, id, k)
+				}
 			}
 		}
 	}
+	ackedOnce()
+	// A replay through the pooler, its lease shared by both replicas: the users the app
+	// database lost come back, and every page is acknowledged once.
+	for _, u := range users[:5] {
+		if _, err := p.AppDB.Exec(p.AppDB.Rebind(`DELETE FROM app_users WHERE id = ?`), u.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Auth[1].MustCLI("sync", "replay")
+	syWaitApp(t, p.AppDB, want)
+	syWaitPending(t, p.Auth[0], 0)
+	ackedOnce()
 	for i, u := range users[:4] {
 		tok := c.login(urls[i%2], u).AccessToken
 		for _, r := range p.Resource {

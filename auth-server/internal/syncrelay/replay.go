@@ -164,7 +164,7 @@ func (w *worker) replayRound(ctx context.Context, limit int) outcome {
 		return outcome{sent: n, err: err}
 	}
 	w.advanceAsync(ctx, r, c.p.last(), n)
-	r.AfterID, r.Sent, r.LeaseUntil = c.p.last(), r.Sent+n, w.deps.Now().Add(w.cfg.Lease)
+	r.AfterID, r.Sent, r.Attempts, r.LeaseUntil = c.p.last(), r.Sent+n, 0, w.deps.Now().Add(w.cfg.Lease)
 	w.replay = &r
 	return o
 }
