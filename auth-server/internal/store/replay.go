@@ -88,9 +88,11 @@ ON CONFLICT (target) DO UPDATE SET id = excluded.id, after_id = '', sent = 0, to
 // target has no replay in progress, or another owner's lease or the backoff has not ended.
 func (s *Store) ClaimReplay(ctx context.Context, target, owner string, now time.Time, lease time.Duration) (r Replay, ok bool, err error) {
 	var row replayRow
-	err = s.db.GetContext(ctx, &row, s.q(`UPDATE sync_replays SET lease_owner = ?, lease_until = ?
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error { // in a transaction: SQLite's writers queue (db.InTx)
+		return sqlx.GetContext(ctx, tx, &row, s.q(`UPDATE sync_replays SET lease_owner = ?, lease_until = ?
 WHERE target = ? AND (lease_until <= ? OR (lease_owner = ? AND attempts = 0)) RETURNING `+replayCols),
-		owner, ms(now.Add(lease)), target, ms(now), owner)
+			owner, ms(now.Add(lease)), target, ms(now), owner)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Replay{}, false, nil
 	}
