@@ -2,6 +2,7 @@ package syncrelay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -254,10 +255,17 @@ func (w *worker) letGo() error {
 }
 
 // drain forgets the replay without recording anything: it waits for the calls in flight
-// (their pages are sent again by whoever holds the replay next) and the page prepared ahead.
+// (their pages are sent again by whoever holds the replay next; the observer still hears how
+// each went) and the page prepared ahead.
 func (w *worker) drain() {
 	for _, c := range w.calls {
 		<-c.done
+		switch {
+		case c.err == nil:
+			w.deps.Observer.Delivered(w.label, len(c.p.ds))
+		case !errors.Is(c.err, context.Canceled):
+			w.deps.Observer.Failed(w.label, len(c.p.ds))
+		}
 	}
 	if w.next != nil {
 		<-w.next.done
