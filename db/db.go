@@ -116,9 +116,17 @@ func Open(ctx context.Context, rawURL string, maxConns int, opts ...Option) (*DB
 	return d, nil
 }
 
+// sqlitePragmas are set on every SQLite connection unless the URL sets the same pragma
+// (`?_pragma=busy_timeout(1)`). mmap_size: reads of the database file are memory-mapped (up to
+// 256 MiB, shared by every connection through the OS page cache), where each connection would
+// otherwise copy every page it reads into its own 2 MiB cache: with a million users primary
+// key lookups ran 1.3 to 1.6 times as fast (docs/operations.md). The mapped pages count in
+// the process's resident memory as file pages, which the kernel may drop at any time.
+var sqlitePragmas = []string{"journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)", "busy_timeout(10000)", "mmap_size(268435456)"}
+
 // sqliteDSN turns a path (optionally "file:" prefixed, optionally with its own query) into a
-// modernc DSN with WAL, a busy timeout (10 s unless the query sets one), foreign keys and
-// IMMEDIATE transactions. The parent folder is created.
+// modernc DSN with sqlitePragmas (WAL, a 10 s busy timeout, foreign keys, memory-mapped reads)
+// where the query does not set them, and IMMEDIATE transactions. The parent folder is created.
 func sqliteDSN(path string) (string, error) {
 	path = strings.TrimPrefix(path, "//")
 	base, query, _ := strings.Cut(path, "?")
@@ -134,12 +142,11 @@ func sqliteDSN(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrBadURL, err)
 	}
-	pragmas := []string{"journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"}
-	if !slices.ContainsFunc(q["_pragma"], func(p string) bool { return strings.HasPrefix(p, "busy_timeout") }) {
-		pragmas = append(pragmas, "busy_timeout(10000)")
-	}
-	for _, p := range pragmas {
-		q.Add("_pragma", p)
+	for _, p := range sqlitePragmas {
+		name, _, _ := strings.Cut(p, "(")
+		if !slices.ContainsFunc(q["_pragma"], func(set string) bool { return strings.HasPrefix(set, name+"(") }) {
+			q.Add("_pragma", p)
+		}
 	}
 	if q.Get("_txlock") == "" {
 		q.Set("_txlock", "immediate")

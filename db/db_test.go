@@ -47,3 +47,38 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 		}
 	}
 }
+
+// TestSQLitePragmas: every SQLite connection gets the defaults (WAL, a 10 s busy timeout,
+// foreign keys, memory-mapped reads) unless the URL sets the same pragma, which wins.
+func TestSQLitePragmas(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		query       string
+		mmap, busy  int64
+		journalMode string
+	}{
+		{"", 268435456, 10000, "wal"},
+		{"?_pragma=mmap_size(0)&_pragma=busy_timeout(20)", 0, 20, "wal"},
+	}
+	for _, tc := range cases {
+		d, err := db.Open(ctx, "sqlite:"+t.TempDir()+"/p.db"+tc.query, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mmap, busy, fk int64
+		var mode string
+		for _, p := range []struct {
+			pragma string
+			into   any
+		}{{"mmap_size", &mmap}, {"busy_timeout", &busy}, {"foreign_keys", &fk}, {"journal_mode", &mode}} {
+			if err := d.GetContext(ctx, p.into, "PRAGMA "+p.pragma); err != nil {
+				t.Fatalf("%q: PRAGMA %s: %v", tc.query, p.pragma, err)
+			}
+		}
+		_ = d.Close()
+		if mmap != tc.mmap || busy != tc.busy || fk != 1 || mode != tc.journalMode {
+			t.Errorf("%q: mmap_size %d, busy_timeout %d, foreign_keys %d, journal_mode %s; want %d, %d, 1, %s",
+				tc.query, mmap, busy, fk, mode, tc.mmap, tc.busy, tc.journalMode)
+		}
+	}
+}
