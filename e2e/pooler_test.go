@@ -148,21 +148,7 @@ func plSyncLeases(t *testing.T, p *Pooled) {
 	}
 	syWaitApp(t, p.AppDB, want)
 	syWaitPending(t, p.Auth[0], 0)
-	ackedOnce := func() {
-		t.Helper()
-		for user, ids := range p.Target.sentEvents(syOK) {
-			seen := map[string]int{}
-			for _, id := range ids {
-				seen[id]++
-			}
-			for id, k := range seen {
-				if k != 1 {
-					t.Errorf("user %s: event %s acknowledged %d times, want once", user, id, k)
-				}
-			}
-		}
-	}
-	ackedOnce()
+	p.Target.checkAckedOnce(t)
 	// A replay through the pooler, its lease shared by both replicas: the users the app
 	// database lost come back, and every page is acknowledged once.
 	for _, u := range users[:5] {
@@ -173,7 +159,7 @@ func plSyncLeases(t *testing.T, p *Pooled) {
 	p.Auth[1].MustCLI("sync", "replay")
 	syWaitApp(t, p.AppDB, want)
 	syWaitPending(t, p.Auth[0], 0)
-	ackedOnce()
+	p.Target.checkAckedOnce(t)
 	for i, u := range users[:4] {
 		tok := c.login(urls[i%2], u).AccessToken
 		for _, r := range p.Resource {

@@ -237,6 +237,22 @@ func (p *syTarget) calls(keep func(syCall) bool) []syCall {
 // countCalls is len(calls(keep)).
 func (p *syTarget) countCalls(keep func(syCall) bool) int { return len(p.calls(keep)) }
 
+// checkAckedOnce fails t if any event was acknowledged (answered 2xx) more than once.
+func (p *syTarget) checkAckedOnce(t testing.TB) {
+	t.Helper()
+	for user, ids := range p.sentEvents(syOK) {
+		seen := map[string]int{}
+		for _, id := range ids {
+			seen[id]++
+		}
+		for id, k := range seen {
+			if k != 1 {
+				t.Errorf("user %s: event %s acknowledged %d times, want once", user, id, k)
+			}
+		}
+	}
+}
+
 // sentEvents lists, per user id, the event ids of the calls that match keep, in call order.
 func (p *syTarget) sentEvents(keep func(syCall) bool) map[string][]string {
 	out := map[string][]string{}

@@ -171,17 +171,7 @@ func TestSyncTwoReplicasShareTheOutbox(t *testing.T) {
 		}
 	}
 	syWaitPending(t, replicas[0], 0)
-	for user, ids := range target.sentEvents(syOK) {
-		seen := map[string]int{}
-		for _, id := range ids {
-			seen[id]++
-		}
-		for id, k := range seen {
-			if k != 1 {
-				t.Errorf("user %s: event %s acknowledged %d times, want once", user, id, k)
-			}
-		}
-	}
+	target.checkAckedOnce(t)
 	if tot := target.upstreamTotals(); tot.Applied != 3*n || tot.Ignored != 0 {
 		t.Errorf("the resource server applied %d and ignored %d events, want %d and 0", tot.Applied, tot.Ignored, 3*n)
 	}
