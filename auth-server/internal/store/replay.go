@@ -105,8 +105,8 @@ WHERE target = ? AND (lease_until <= ? OR (lease_owner = ? AND attempts = 0)) RE
 // ReplayPage returns the sync events of up to limit users whose id sorts after afterID, in id
 // order, each under a fresh event id (UserID is the cursor to advance to once it is sent).
 func (s *Store) ReplayPage(ctx context.Context, afterID string, limit int, now time.Time) ([]Delivery, error) {
-	var page []userRow
-	if err := s.db.SelectContext(ctx, &page, s.q(`SELECT `+userReadCols+` FROM users WHERE id > ? ORDER BY id LIMIT ?`), afterID, limit); err != nil {
+	var page []userRow // the columns an event carries (newUserEvent)
+	if err := s.db.SelectContext(ctx, &page, s.q(`SELECT id, username, email, version FROM users WHERE id > ? ORDER BY id LIMIT ?`), afterID, limit); err != nil {
 		return nil, classify(fmt.Errorf("replay page: %w", err))
 	}
 	out := make([]Delivery, len(page))
