@@ -57,7 +57,11 @@ func syncCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 	if err != nil {
 		return fmt.Errorf("sync replay: %d revocations queued, then starting the users' replay failed: %w (running it again is safe)", r, err)
 	}
-	fmt.Fprintf(stdout, "replaying %d users and %d revocations in force to %d sync targets; the running auth servers deliver them (watch with: auth-server sync status)\n", n, r, len(cfg.SyncURLs))
+	targets := fmt.Sprintf("%d sync targets", len(cfg.SyncURLs))
+	if len(cfg.SyncURLs) == 1 {
+		targets = "1 sync target"
+	}
+	fmt.Fprintf(stdout, "replaying %d users and %d revocations in force to %s; the running auth servers deliver them (watch with: auth-server sync status)\n", n, r, targets)
 	return nil
 }
 
