@@ -26,9 +26,9 @@ const syncLockID = 0x6a7761707073
 // maxFieldLen bounds the ids and strings of an event.
 const maxFieldLen = 320
 
-// Result counts the events of a batch: Applied changed the app database; Ignored did not
-// (a version older than or equal to the one held, or a revocation applied before). Revocations are
-// the batch's revocations, applied now or before, for the deny-list in memory.
+// Result counts the events of a batch: Applied changed the app database; Ignored did not (a
+// version older than or equal to the one held, or a revocation applied before). Revocations
+// are the batch's revocations, applied now or before, for the deny-list in memory.
 type Result struct {
 	Applied     int                `json:"applied"`
 	Ignored     int                `json:"ignored"`
@@ -167,10 +167,10 @@ func splitBatch(events []syncevent.Event) (bulk, rest []syncevent.Event) {
 // (7 a row) well below both databases' limits (SQLite: 32,766; PostgreSQL: 65,535).
 const bulkRows = 500
 
-// applyBulk applies user events of distinct users, as applyEvent would one by
-// one, in two statements per bulkRows events: write the users where absent or older (the
-// version decides), and remove the notes of the users whose delete was applied. It returns how
-// many events changed the app database.
+// applyBulk applies user events of distinct users, as applyEvent would one by one, in two
+// statements per bulkRows events: write the users where absent or older (the version decides),
+// and remove the notes of the users whose delete was applied. It returns how many events
+// changed the app database.
 func (s *Store) applyBulk(ctx context.Context, tx *sqlx.Tx, events []syncevent.Event, now time.Time) (int, error) {
 	applied := 0
 	for len(events) > 0 {
