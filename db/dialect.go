@@ -43,6 +43,9 @@ type flavor struct {
 	prefixLike bool
 	// prefixIndexes and dropPrefixIndexes are migration 6 (see PrefixMatch).
 	prefixIndexes, dropPrefixIndexes []string
+	// functions and dropFunctions are migration 13, the refresh's stored functions (empty
+	// when the store sends the statements itself; see StoredFunctions).
+	functions, dropFunctions []string
 }
 
 func postgresFlavor() flavor {
@@ -66,6 +69,8 @@ func postgresFlavor() flavor {
 			`CREATE INDEX users_email_prefix_idx ON users (lower(email) text_pattern_ops)`,
 		},
 		dropPrefixIndexes: []string{`DROP INDEX users_email_prefix_idx`, `DROP INDEX users_username_prefix_idx`},
+		functions:         refreshFunctions,
+		dropFunctions:     dropRefreshFunctions,
 	}
 }
 

@@ -48,6 +48,7 @@ func goMigrations(schema Schema, f flavor) []*goose.Migration {
 	}
 	return []*goose.Migration{
 		goose.NewGoMigration(6, &goose.GoFunc{RunTx: execAll(f.prefixIndexes)}, &goose.GoFunc{RunTx: execAll(f.dropPrefixIndexes)}),
+		goose.NewGoMigration(13, &goose.GoFunc{RunTx: execAll(f.functions)}, &goose.GoFunc{RunTx: execAll(f.dropFunctions)}),
 	}
 }
 

@@ -59,6 +59,23 @@ func (c *StmtCache) Exec(ctx context.Context, query string, args ...any) (sql.Re
 	return st.ExecContext(ctx, args...)
 }
 
+// ExecInt is Exec for a write that returns one integer (a stored function's result, say),
+// which it returns.
+func (c *StmtCache) ExecInt(ctx context.Context, query string, args ...any) (int64, error) {
+	st, err := c.Get(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	leave, err := c.d.enqueue(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer leave()
+	var n int64
+	err = st.QueryRowContext(ctx, args...).Scan(&n)
+	return n, err
+}
+
 // Tx returns the prepared query (already rebound) bound to tx, a transaction of the DB (InTx);
 // the statement is closed with tx.
 func (c *StmtCache) Tx(ctx context.Context, tx *sqlx.Tx, query string) (*sqlx.Stmt, error) {

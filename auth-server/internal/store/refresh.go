@@ -76,7 +76,7 @@ type RefreshStep struct {
 // refresh_tokens row, then sessions row. decide may therefore run more than once, so it must
 // only depend on its argument.
 func (s *Store) Refresh(ctx context.Context, hash string, now time.Time, decide func(RefreshState) (RefreshStep, error)) (RefreshState, error) {
-	ps, err := s.stmts.Get(ctx, s.q(refreshSelect))
+	ps, err := s.stmts.Get(ctx, s.refreshSelectSQL())
 	if err != nil {
 		return RefreshState{}, err
 	}
@@ -134,7 +134,8 @@ func (s *Store) LookupRefresh(ctx context.Context, hash string) (RefreshState, e
 }
 
 // refreshSelect reads a token, its session and the session's user in one statement (so one
-// consistent snapshot), by the token's hash.
+// consistent snapshot), by the token's hash. On PostgreSQL the same statement is the stored
+// function refresh_state (db/functions.go), planned once per server connection, pooler or not.
 const refreshSelect = `SELECT t.token_hash, t.session_id, t.parent_hash, t.created_at, t.expires_at, t.spent_at, t.child_sealed,
  s.user_id, s.created_at, s.last_used_at, s.expires_at, s.idle_expires_at, s.revoked_at, s.revoke_reason, s.user_agent, s.ip,
  s.client_id, s.scope, s.auth_time, s.amr,
@@ -142,6 +143,14 @@ const refreshSelect = `SELECT t.token_hash, t.session_id, t.parent_hash, t.creat
  u.email_verified
  FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
  WHERE t.token_hash = ?`
+
+// refreshSelectSQL is refreshSelect as this database runs it, rebound.
+func (s *Store) refreshSelectSQL() string {
+	if s.db.StoredFunctions() {
+		return `SELECT * FROM refresh_state($1)`
+	}
+	return s.q(refreshSelect)
+}
 
 // childSpentSelect tells whether a spent token's child has been spent too. It is a statement
 // of its own, run only for spent tokens (replays and reuse, not the common rotation): folded
@@ -169,7 +178,7 @@ func (s *Store) lockRefresh(ctx context.Context, tx *sqlx.Tx, hash string) error
 // gives ErrNotFound: the token, session and user in one statement, and for a spent token,
 // whether its child was spent, in a second one.
 func (s *Store) readRefresh(ctx context.Context, q sqlx.QueryerContext, hash string) (RefreshState, error) {
-	return s.scanRefresh(ctx, q, q.QueryRowxContext(ctx, s.q(refreshSelect), hash), hash)
+	return s.scanRefresh(ctx, q, q.QueryRowxContext(ctx, s.refreshSelectSQL(), hash), hash)
 }
 
 func (s *Store) scanRefresh(ctx context.Context, q sqlx.QueryerContext, row *sqlx.Row, hash string) (RefreshState, error) {
@@ -261,22 +270,13 @@ func oneRow(res sql.Result, err, none error) error {
 	return nil
 }
 
-// rotatePG is a rotation as one PostgreSQL statement: it locks the token's row and its
-// session's row (in that order) if the token is still unspent and the session still not
-// revoked, and then spends the token, touches the session and inserts the child; if either
-// condition fails, it changes nothing and inserts no row. $1 the token's hash, $2 now, $3 the
-// sealed child, $4 the child's expiry, $5 the child's hash.
-const rotatePG = `WITH cur AS (
- SELECT t.token_hash, t.session_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
- WHERE t.token_hash = $1 AND t.spent_at = 0 AND s.revoked_at = 0
- FOR UPDATE OF t FOR NO KEY UPDATE OF s
-), spend AS (
- UPDATE refresh_tokens r SET spent_at = $2, child_sealed = $3 FROM cur WHERE r.token_hash = cur.token_hash RETURNING r.token_hash
-), touch AS (
- UPDATE sessions s SET last_used_at = $2, idle_expires_at = $4 FROM cur WHERE s.id = cur.session_id RETURNING s.id
-)
-INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, created_at, expires_at)
-SELECT $5, touch.id, spend.token_hash, $2, $4 FROM spend, touch`
+// rotatePG is a rotation as one PostgreSQL statement, the stored function refresh_rotate
+// (db/functions.go): it locks the token's row and its session's row (in that order) if the
+// token is still unspent and the session still not revoked, and then spends the token, touches
+// the session and inserts the child, returning 1; if either condition fails, it changes
+// nothing and returns 0. $1 the token's hash, $2 now, $3 the sealed child, $4 the child's
+// expiry, $5 the child's hash.
+const rotatePG = `SELECT refresh_rotate($1, $2, $3, $4, $5)`
 
 // rotateIfUnchanged applies a rotation decided on st, read without a lock, if the token is
 // still unspent and its session still not revoked: on PostgreSQL as one statement (no
@@ -284,12 +284,12 @@ SELECT $5, touch.id, spend.token_hash, $2, $4 FROM spend, touch`
 // alone. It returns errStale, having changed nothing, when either changed meanwhile (or when
 // PostgreSQL aborted the statement to break a deadlock): the caller decides again under lock.
 func (s *Store) rotateIfUnchanged(ctx context.Context, st RefreshState, step RefreshStep, now time.Time) error {
-	if s.db.WritableCTE() {
-		res, err := s.stmts.Exec(ctx, rotatePG, st.Token.Hash, ms(now), step.ChildSealed, ms(step.ChildExpires), step.ChildHash)
-		if db.IsRetryable(err) {
+	if s.db.StoredFunctions() {
+		n, err := s.stmts.ExecInt(ctx, rotatePG, st.Token.Hash, ms(now), step.ChildSealed, ms(step.ChildExpires), step.ChildHash)
+		switch {
+		case db.IsRetryable(err), err == nil && n == 0:
 			return errStale
-		}
-		if err := oneRow(res, err, errStale); err != nil {
+		case err != nil:
 			return fmt.Errorf("rotate refresh token: %w", err)
 		}
 		return nil
